@@ -1,0 +1,806 @@
+"""Index engine: the rules of DESIGN.md §6 as one pure function over a price matrix.
+
+``compute_index(closes, market_caps, config)`` cleans the closes, computes realized returns,
+finds the inception date and the rebalance schedule, computes trailing-window signals on the
+rebalance rows only (vectorized across assets and rebalances), turns them into capped target
+weights, and lets the weights drift between rebalances to produce the index levels.
+
+Guarantees:
+
+- point in time: everything decided at row ``t`` (cleaning, eligibility, signals, weights) uses
+  rows ``<= t`` only; levels at ``t`` use returns ``<= t`` and weights decided before ``t``;
+- target weights at every executed rebalance are ``>= 0``, sum to 1 and respect ``max_weight``
+  unless the rebalance is listed in ``diagnostics["cap_infeasible_dates"]``;
+- no Django, no I/O: numpy and pandas only. ``docs/methodology.md`` documents every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+RebalanceFrequency = Literal["daily", "weekly", "monthly", "quarterly"]
+REBALANCE_FREQUENCIES: tuple[str, ...] = get_args(RebalanceFrequency)
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+# Component weights must sum to 1 within this tolerance.
+COMPONENT_WEIGHT_TOLERANCE = 1e-9
+# Slack when turning ``min_coverage * volatility_lookback`` into a whole number of returns,
+# so that e.g. 0.7 * 10 (= 7.000000000000001 in binary floating point) means 7 returns.
+COVERAGE_ROUNDING_SLACK = 1e-9
+# A trailing volatility at or below this (daily, as a fraction) is treated as unusable for the
+# risk-parity component: it comes from a flat, stale price and 1/sigma would be meaningless.
+MIN_USABLE_VOLATILITY = 1e-12
+# Rebalance rows processed per vectorized block when computing window statistics; bounds the
+# temporary memory to about rows x assets x window x 8 bytes x a few arrays.
+SIGNAL_CHUNK_ROWS = 8
+
+EXCLUSION_NO_PRICE = "no_price"
+EXCLUSION_BELOW_MIN_PRICE = "below_min_price"
+EXCLUSION_INSUFFICIENT_COVERAGE = "insufficient_coverage"
+_EXCLUSION_REASONS: tuple[str, ...] = (
+    "",  # code 0: eligible
+    EXCLUSION_NO_PRICE,
+    EXCLUSION_BELOW_MIN_PRICE,
+    EXCLUSION_INSUFFICIENT_COVERAGE,
+)
+
+
+class InsufficientDataError(ValueError):
+    """No trading date has at least ``min_assets`` eligible assets, so no index can start."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The knobs of the methodology (DESIGN.md §6). Validated on construction.
+
+    Raises ``ValueError`` with a message naming the offending field when a value is outside
+    its documented range.
+    """
+
+    momentum_weight: float = 0.4
+    market_cap_weight: float = 0.3
+    risk_parity_weight: float = 0.3
+    momentum_lookback: int = 20
+    volatility_lookback: int = 60
+    momentum_threshold: float = 0.0
+    outlier_std_threshold: float = 3.0
+    min_price: float = 1.0
+    max_forward_fill_days: int = 5
+    min_daily_return: float = -0.5
+    max_daily_return: float = 0.5
+    min_weight: float = 0.01
+    max_weight: float = 0.4
+    min_assets: int = 3
+    min_coverage: float = 0.8
+    rebalance_frequency: RebalanceFrequency = "weekly"
+    transaction_cost_bps: float = 10.0
+    base_value: float = 100.0
+
+    def __post_init__(self) -> None:
+        float_fields = (
+            "momentum_weight",
+            "market_cap_weight",
+            "risk_parity_weight",
+            "momentum_threshold",
+            "outlier_std_threshold",
+            "min_price",
+            "min_daily_return",
+            "max_daily_return",
+            "min_weight",
+            "max_weight",
+            "min_coverage",
+            "transaction_cost_bps",
+            "base_value",
+        )
+        for name in float_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+        int_fields = (
+            "momentum_lookback",
+            "volatility_lookback",
+            "max_forward_fill_days",
+            "min_assets",
+        )
+        for name in int_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+
+        component_weights = (self.momentum_weight, self.market_cap_weight, self.risk_parity_weight)
+        if any(weight < 0 for weight in component_weights):
+            raise ValueError(f"component weights must be >= 0, got {component_weights}")
+        if abs(sum(component_weights) - 1.0) > COMPONENT_WEIGHT_TOLERANCE:
+            raise ValueError(
+                "momentum_weight + market_cap_weight + risk_parity_weight must sum to 1, "
+                f"got {sum(component_weights)!r}"
+            )
+        if self.momentum_lookback < 2:
+            raise ValueError(f"momentum_lookback must be >= 2, got {self.momentum_lookback}")
+        if self.volatility_lookback < 2:
+            raise ValueError(f"volatility_lookback must be >= 2, got {self.volatility_lookback}")
+        if self.outlier_std_threshold <= 0:
+            raise ValueError(
+                f"outlier_std_threshold must be > 0, got {self.outlier_std_threshold}"
+            )
+        if self.min_price < 0:
+            raise ValueError(f"min_price must be >= 0, got {self.min_price}")
+        if self.max_forward_fill_days < 0:
+            raise ValueError(
+                f"max_forward_fill_days must be >= 0, got {self.max_forward_fill_days}"
+            )
+        if not -1.0 < self.min_daily_return < 0.0:
+            raise ValueError(f"min_daily_return must be in (-1, 0), got {self.min_daily_return}")
+        if self.max_daily_return <= 0.0:
+            raise ValueError(f"max_daily_return must be > 0, got {self.max_daily_return}")
+        if not 0.0 < self.max_weight <= 1.0:
+            raise ValueError(f"max_weight must be in (0, 1], got {self.max_weight}")
+        if not 0.0 <= self.min_weight < self.max_weight:
+            raise ValueError(
+                f"min_weight must be in [0, max_weight), got {self.min_weight} "
+                f"(max_weight {self.max_weight})"
+            )
+        if self.min_assets < 1:
+            raise ValueError(f"min_assets must be >= 1, got {self.min_assets}")
+        if not 0.0 < self.min_coverage <= 1.0:
+            raise ValueError(f"min_coverage must be in (0, 1], got {self.min_coverage}")
+        if self.rebalance_frequency not in REBALANCE_FREQUENCIES:
+            raise ValueError(
+                f"rebalance_frequency must be one of {REBALANCE_FREQUENCIES}, "
+                f"got {self.rebalance_frequency!r}"
+            )
+        # Turnover is at most 2, so the cost factor 1 - 2 * bps / 1e4 must stay positive.
+        if not 0.0 <= self.transaction_cost_bps < 5000.0:
+            raise ValueError(
+                f"transaction_cost_bps must be in [0, 5000), got {self.transaction_cost_bps}"
+            )
+        if self.base_value <= 0:
+            raise ValueError(f"base_value must be > 0, got {self.base_value}")
+
+    @property
+    def required_return_count(self) -> int:
+        """Smallest number of non-missing returns in the volatility window for eligibility."""
+        return max(
+            1,
+            math.ceil(self.min_coverage * self.volatility_lookback - COVERAGE_ROUNDING_SLACK),
+        )
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """Output of :func:`compute_index`.
+
+    - ``levels``: index level per date from inception to the last input date (float64, index
+      of the same type as the input index);
+    - ``weights``: target weights per executed rebalance (rows) and input asset (columns);
+    - ``turnover``: ``sum |w_target - w_drifted|`` per executed rebalance (1.0 at inception);
+    - ``diagnostics``: JSON-serialisable summary (see ``docs/methodology.md``).
+    """
+
+    levels: pd.Series
+    weights: pd.DataFrame
+    turnover: pd.Series
+    diagnostics: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetWeights:
+    weights: FloatArray  # rebalances x assets
+    cap_infeasible: BoolArray  # equal weight over eligible still breaks the cap
+    cap_fallback: BoolArray  # (positive names) * cap < 1: equal weight over eligible used
+    min_weight_drop_skipped: BoolArray
+    momentum_fallback: BoolArray
+    market_cap_fallback: BoolArray
+    risk_parity_fallback: BoolArray
+
+
+# --------------------------------------------------------------------------------------
+# Steps 1-2: cleaning and realized returns
+# --------------------------------------------------------------------------------------
+
+
+def clean_closes(raw_closes: FloatArray, min_price: float, max_forward_fill_days: int) -> FloatArray:
+    """Step 1. Closes below ``min_price`` (and non-finite or non-positive ones) become missing,
+    then each asset is forward-filled with its last valid close for at most
+    ``max_forward_fill_days`` consecutive missing rows. Causal: row ``t`` uses rows ``<= t``.
+    """
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(raw_closes) & (raw_closes > 0.0) & (raw_closes >= min_price)
+    cleaned = np.where(usable, raw_closes, np.nan)
+    if max_forward_fill_days > 0 and cleaned.size:
+        filled = pd.DataFrame(cleaned).ffill(limit=max_forward_fill_days)
+        cleaned = filled.to_numpy(dtype=np.float64)
+    return cleaned
+
+
+def realized_returns(
+    cleaned_closes: FloatArray, min_daily_return: float, max_daily_return: float
+) -> FloatArray:
+    """Step 2. ``r[t] = close[t] / close[t-1] - 1`` on cleaned closes, clipped to
+    ``[min_daily_return, max_daily_return]``; missing (NaN) when either close is missing and
+    on the first row."""
+    returns = np.full(cleaned_closes.shape, np.nan)
+    if cleaned_closes.shape[0] > 1:
+        with np.errstate(invalid="ignore"):
+            returns[1:] = cleaned_closes[1:] / cleaned_closes[:-1] - 1.0
+    return np.clip(returns, min_daily_return, max_daily_return)
+
+
+def running_sums(values: FloatArray | BoolArray) -> FloatArray:
+    """``running[k]`` = sum of rows ``0 .. k-1`` of ``values`` (shape ``(n_rows + 1, n)``).
+
+    Causal: ``running[k]`` only involves rows before ``k``. Boolean input counts ``True``s
+    (exactly, as float64 holds integers below 2**53 exactly).
+    """
+    running = np.zeros((values.shape[0] + 1, values.shape[1]))
+    np.cumsum(values, axis=0, out=running[1:], dtype=np.float64)
+    return running
+
+
+def window_sums(running: FloatArray, rows: IntArray, window: int) -> FloatArray:
+    """Sum over rows ``t-window+1 .. t`` (rows before 0 contribute nothing) for ``t`` in
+    ``rows``, from the output of :func:`running_sums`."""
+    sums: FloatArray = running[rows + 1] - running[np.maximum(rows + 1 - window, 0)]
+    return sums
+
+
+# --------------------------------------------------------------------------------------
+# Step 3: rebalance schedule
+# --------------------------------------------------------------------------------------
+
+
+def period_keys(dates: pd.DatetimeIndex, frequency: RebalanceFrequency) -> IntArray:
+    """Integer period key per date: ISO year*100+week, year*12+month, year*4+quarter, or the
+    row number for daily."""
+    if frequency == "daily":
+        return np.arange(len(dates), dtype=np.int64)
+    if frequency == "weekly":
+        iso = dates.isocalendar()
+        return (
+            iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
+        )
+    years = dates.year.to_numpy(dtype=np.int64)
+    if frequency == "monthly":
+        return years * 12 + dates.month.to_numpy(dtype=np.int64)
+    if frequency == "quarterly":
+        return years * 4 + dates.quarter.to_numpy(dtype=np.int64)
+    raise ValueError(f"unknown rebalance frequency {frequency!r}")
+
+
+def period_start_rows(dates: pd.DatetimeIndex, frequency: RebalanceFrequency) -> IntArray:
+    """Rows whose period key differs from the previous row's (row 0 always counts)."""
+    keys = period_keys(dates, frequency)
+    is_start = np.ones(len(keys), dtype=bool)
+    is_start[1:] = keys[1:] != keys[:-1]
+    return np.flatnonzero(is_start).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------
+# Step 5: signals on trailing windows
+# --------------------------------------------------------------------------------------
+
+
+def _winsorization_bounds(
+    running_returns: FloatArray,
+    running_squares: FloatArray,
+    counts: FloatArray,
+    rows: IntArray,
+    window: int,
+    outlier_std_threshold: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Lower and upper winsorization bounds ``mean ± k·std`` (ddof=1, missing skipped) of the
+    window ending at each of ``rows``; ``∓inf`` when the window has fewer than 2 returns.
+
+    Uses running sums of ``r`` and ``r²``; the bounds are exact up to about 1e-14 relative,
+    and they only move winsorized values continuously.
+    """
+    sums = window_sums(running_returns, rows, window)
+    sums_of_squares = window_sums(running_squares, rows, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+        variances = (sums_of_squares - sums * means) / (counts - 1)
+    bounded = counts >= 2
+    half_width = outlier_std_threshold * np.sqrt(np.maximum(np.where(bounded, variances, 0), 0))
+    lower = np.where(bounded, means - half_width, -np.inf)
+    upper = np.where(bounded, means + half_width, np.inf)
+    return lower, upper
+
+
+def trailing_signals(
+    returns: FloatArray,
+    rows: IntArray,
+    momentum_lookback: int,
+    volatility_lookback: int,
+    outlier_std_threshold: float,
+    running_valid_counts: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Step 5 at the given rows: momentum ``prod(1 + r_w) - 1`` over the momentum window and
+    sample volatility ``std(r_w, ddof=1)`` over the volatility window, where ``r_w`` are the
+    window's non-missing returns winsorized at mean ± k·std of that same window. Missing
+    returns are skipped (factor 1 in the product). Volatility is NaN with fewer than 2
+    returns.
+
+    ``running_valid_counts`` (``running_sums(~isnan(returns))``) may be passed to avoid
+    recomputing it. Returns two arrays of shape ``(len(rows), n_assets)``.
+    """
+    n_rows, n_assets = returns.shape
+    valid = ~np.isnan(returns)
+    filled = np.where(valid, returns, 0.0)
+    if running_valid_counts is None:
+        running_valid_counts = running_sums(valid)
+    running_returns = running_sums(filled)
+    running_squares = running_sums(filled * filled)
+    momentum_counts = window_sums(running_valid_counts, rows, momentum_lookback)
+    volatility_counts = window_sums(running_valid_counts, rows, volatility_lookback)
+    momentum_lower, momentum_upper = _winsorization_bounds(
+        running_returns,
+        running_squares,
+        momentum_counts,
+        rows,
+        momentum_lookback,
+        outlier_std_threshold,
+    )
+    volatility_lower, volatility_upper = _winsorization_bounds(
+        running_returns,
+        running_squares,
+        volatility_counts,
+        rows,
+        volatility_lookback,
+        outlier_std_threshold,
+    )
+
+    longest = max(momentum_lookback, volatility_lookback)
+    padded_returns = np.zeros((n_assets, n_rows + longest - 1))
+    padded_returns[:, longest - 1 :] = filled.T
+    padded_valid = np.zeros((n_assets, n_rows + longest - 1), dtype=bool)
+    padded_valid[:, longest - 1 :] = valid.T
+    # return_windows[i, t, :] holds the returns of asset i in rows t-longest+1 .. t.
+    return_windows = sliding_window_view(padded_returns, longest, axis=1)
+    valid_windows = sliding_window_view(padded_valid, longest, axis=1)
+
+    momentum = np.empty((len(rows), n_assets))
+    volatility = np.empty((len(rows), n_assets))
+    for chunk_start in range(0, len(rows), SIGNAL_CHUNK_ROWS):
+        chunk = slice(chunk_start, chunk_start + SIGNAL_CHUNK_ROWS)
+        chunk_rows = rows[chunk]
+        # Gathered copies, shape (chunk, assets, longest).
+        window_returns = return_windows[:, chunk_rows, :].transpose(1, 0, 2)
+        window_valid = valid_windows[:, chunk_rows, :].transpose(1, 0, 2)
+
+        momentum_returns = window_returns[:, :, longest - momentum_lookback :]
+        momentum_valid = window_valid[:, :, longest - momentum_lookback :]
+        winsorized = np.minimum(
+            np.maximum(momentum_returns, momentum_lower[chunk][:, :, None]),
+            momentum_upper[chunk][:, :, None],
+        )
+        winsorized += 1.0
+        growth_factors = np.where(momentum_valid, winsorized, 1.0)
+        momentum[chunk] = growth_factors.prod(axis=-1) - 1.0
+
+        volatility_returns = window_returns[:, :, longest - volatility_lookback :]
+        volatility_valid = window_valid[:, :, longest - volatility_lookback :]
+        winsorized = np.minimum(
+            np.maximum(volatility_returns, volatility_lower[chunk][:, :, None]),
+            volatility_upper[chunk][:, :, None],
+        )
+        winsorized = np.where(volatility_valid, winsorized, 0.0)
+        counts = volatility_counts[chunk]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = winsorized.sum(axis=-1) / counts
+            winsorized -= means[:, :, None]
+            deviations = np.where(volatility_valid, winsorized, 0.0)
+            sums_of_squares = np.einsum("ijk,ijk->ij", deviations, deviations)
+            volatility[chunk] = np.where(
+                counts >= 2, np.sqrt(sums_of_squares / (counts - 1)), np.nan
+            )
+    return momentum, volatility
+
+
+# --------------------------------------------------------------------------------------
+# Steps 6-7: components, blend, min-weight drop, cap
+# --------------------------------------------------------------------------------------
+
+
+def _normalize_rows_or_equal(
+    scores: FloatArray, eligible: BoolArray
+) -> tuple[FloatArray, BoolArray]:
+    """Rows of non-negative scores scaled to sum 1; rows summing to 0 become equal weight over
+    the eligible names. Returns the weights and the fallback mask."""
+    totals = scores.sum(axis=1)
+    fallback = ~(totals > 0.0)
+    eligible_counts = eligible.sum(axis=1)
+    equal = np.where(eligible, 1.0, 0.0) / np.maximum(eligible_counts, 1)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = scores / totals[:, None]
+    return np.where(fallback[:, None], equal, scaled), fallback
+
+
+def momentum_component(
+    momentum: FloatArray, eligible: BoolArray, momentum_threshold: float
+) -> tuple[FloatArray, BoolArray]:
+    """Weights ∝ max(m, 0) over eligible assets with ``m > momentum_threshold``; equal weight
+    over eligible when that leaves nothing positive."""
+    with np.errstate(invalid="ignore"):
+        selected = eligible & (momentum > momentum_threshold)
+    scores = np.where(selected, np.maximum(momentum, 0.0), 0.0)
+    return _normalize_rows_or_equal(scores, eligible)
+
+
+def risk_parity_component(
+    volatility: FloatArray, eligible: BoolArray
+) -> tuple[FloatArray, BoolArray]:
+    """Weights ∝ 1/σ over eligible assets with a usable σ (finite and above
+    ``MIN_USABLE_VOLATILITY``; others get 0); equal weight over eligible if none is usable."""
+    with np.errstate(invalid="ignore"):
+        usable = eligible & np.isfinite(volatility) & (volatility > MIN_USABLE_VOLATILITY)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(usable, 1.0 / volatility, 0.0)
+    return _normalize_rows_or_equal(scores, eligible)
+
+
+def market_cap_component(
+    market_caps: FloatArray, eligible: BoolArray
+) -> tuple[FloatArray, BoolArray]:
+    """Weights ∝ market cap over eligible assets with a known cap (finite, > 0); eligible
+    assets with an unknown cap get 0; equal weight over eligible if no cap is known."""
+    with np.errstate(invalid="ignore"):
+        known = np.isfinite(market_caps) & (market_caps > 0.0)
+    scores = np.where(eligible & known[None, :], market_caps[None, :], 0.0)
+    return _normalize_rows_or_equal(scores, eligible)
+
+
+def drop_small_weights(
+    weights: FloatArray, min_weight: float
+) -> tuple[FloatArray, BoolArray]:
+    """Zero the weights below ``min_weight`` and renormalize, per row; a row where that would
+    remove every positive weight is left unchanged (and flagged)."""
+    keep = (weights >= min_weight) & (weights > 0.0)
+    skipped = ~keep.any(axis=1)
+    kept = np.where(keep | skipped[:, None], weights, 0.0)
+    return kept / kept.sum(axis=1)[:, None], skipped
+
+
+def cap_weights(
+    weights: FloatArray, eligible: BoolArray, max_weight: float
+) -> tuple[FloatArray, BoolArray, BoolArray]:
+    """Water-filling cap per row (rows sum to 1 on entry).
+
+    Over the names with positive weight: scale the uncapped names so the total is 1, fix any
+    above ``max_weight`` at ``max_weight``, repeat until none exceeds it. When
+    ``(positive names) * max_weight < 1`` the cap cannot be met that way and the row becomes
+    equal weight over its eligible names; it is flagged infeasible when even that exceeds the
+    cap. Returns the weights, the equal-weight fallback mask and the infeasible mask.
+    """
+    positive = weights > 0.0
+    fallback = positive.sum(axis=1) * max_weight < 1.0
+    eligible_counts = eligible.sum(axis=1)
+    infeasible = fallback & (eligible_counts * max_weight < 1.0)
+    capped_weights = weights.copy()
+    capped = np.zeros(weights.shape, dtype=bool)
+    active = ~fallback & (weights > max_weight).any(axis=1)
+    while active.any():
+        free = positive & ~capped & active[:, None]
+        free_totals = np.where(free, weights, 0.0).sum(axis=1)
+        room = 1.0 - max_weight * capped.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(free_totals > 0.0, room / free_totals, 0.0)
+        capped_weights = np.where(free, weights * scale[:, None], capped_weights)
+        over = free & (capped_weights > max_weight)
+        capped_weights = np.where(over, max_weight, capped_weights)
+        capped |= over
+        active = active & over.any(axis=1)
+    equal = np.where(eligible, 1.0, 0.0) / np.maximum(eligible_counts, 1)[:, None]
+    result = np.where(fallback[:, None], equal, capped_weights)
+    return result, fallback, infeasible
+
+
+def target_weights(
+    momentum: FloatArray,
+    volatility: FloatArray,
+    market_caps: FloatArray,
+    eligible: BoolArray,
+    config: EngineConfig,
+) -> _TargetWeights:
+    """Steps 6-7 for a block of rebalances (rows) at once. Every row must have at least one
+    eligible asset."""
+    momentum_weights, momentum_fallback = momentum_component(
+        momentum, eligible, config.momentum_threshold
+    )
+    market_cap_weights, market_cap_fallback = market_cap_component(market_caps, eligible)
+    risk_parity_weights, risk_parity_fallback = risk_parity_component(volatility, eligible)
+    blended = (
+        config.momentum_weight * momentum_weights
+        + config.market_cap_weight * market_cap_weights
+        + config.risk_parity_weight * risk_parity_weights
+    )
+    blended = blended / blended.sum(axis=1)[:, None]
+    dropped, drop_skipped = drop_small_weights(blended, config.min_weight)
+    capped, cap_fallback, cap_infeasible = cap_weights(dropped, eligible, config.max_weight)
+    return _TargetWeights(
+        weights=capped,
+        cap_infeasible=cap_infeasible,
+        cap_fallback=cap_fallback,
+        min_weight_drop_skipped=drop_skipped,
+        momentum_fallback=momentum_fallback,
+        market_cap_fallback=market_cap_fallback,
+        risk_parity_fallback=risk_parity_fallback,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Step 8: drift, levels, costs
+# --------------------------------------------------------------------------------------
+
+
+def drift_levels(
+    returns: FloatArray,
+    rebalance_rows: IntArray,
+    weights: FloatArray,
+    base_value: float,
+    transaction_cost_bps: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Levels from ``rebalance_rows[0]`` (inception) to the last row, and turnover per
+    rebalance.
+
+    Weights set at the close of rebalance row ``s`` earn the returns of rows ``s+1 ..``
+    (missing returns count as 0). Between rebalances the value of the portfolio is
+    ``sum_i w_i * prod(1 + r_i)`` (closed form of the drift recursion). At a later rebalance
+    the level is multiplied by ``1 - bps/1e4 * sum |w_target - w_drifted|``.
+    """
+    n_rows = returns.shape[0]
+    filled_returns = np.where(np.isnan(returns), 0.0, returns)
+    inception = int(rebalance_rows[0])
+    levels = np.empty(n_rows - inception)
+    turnover = np.empty(len(rebalance_rows))
+    cost_rate = transaction_cost_bps / 1e4
+    level = base_value
+    drifted = np.zeros(returns.shape[1])
+    segment_ends = np.append(rebalance_rows[1:], n_rows - 1)
+    for position, (start, end) in enumerate(zip(rebalance_rows, segment_ends, strict=True)):
+        target = weights[position]
+        if position == 0:
+            turnover[position] = 1.0
+        else:
+            turnover[position] = float(np.abs(target - drifted).sum())
+            level *= 1.0 - cost_rate * turnover[position]
+        levels[start - inception] = level
+        if end <= start:
+            drifted = target.copy()
+            continue
+        held = np.flatnonzero(target > 0.0)
+        segment_returns = filled_returns[start + 1 : end + 1][:, held]
+        growth = np.cumprod(1.0 + segment_returns, axis=0)
+        values = (growth * target[held]).sum(axis=1)
+        levels[start + 1 - inception : end + 1 - inception] = level * values
+        level = float(levels[end - inception])
+        drifted = np.zeros(returns.shape[1])
+        drifted[held] = target[held] * growth[-1] / values[-1]
+    return levels, turnover
+
+
+# --------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------
+
+
+def _validated_dates(closes: pd.DataFrame) -> pd.DatetimeIndex:
+    if closes.shape[0] == 0 or closes.shape[1] == 0:
+        raise InsufficientDataError("closes is empty: no dates or no assets")
+    if not closes.columns.is_unique:
+        raise ValueError("closes has duplicate asset columns")
+    if not closes.index.is_unique or not closes.index.is_monotonic_increasing:
+        raise ValueError("closes index must be strictly increasing trading dates")
+    try:
+        dates = pd.DatetimeIndex(closes.index)
+    except (TypeError, ValueError) as error:
+        raise ValueError("closes index must hold dates") from error
+    return dates
+
+
+def _market_cap_vector(
+    market_caps: Mapping[str, float | None] | pd.Series, columns: Sequence[Any]
+) -> FloatArray:
+    values = np.full(len(columns), np.nan)
+    for position, symbol in enumerate(columns):
+        cap = market_caps.get(symbol)
+        if cap is None:
+            continue
+        try:
+            cap_value = float(cap)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"market cap of {symbol!r} is not a number: {cap!r}") from error
+        values[position] = cap_value
+    return values
+
+
+def _exclusion_codes(
+    raw_closes: FloatArray, cleaned_closes: FloatArray, eligible: BoolArray, min_price: float
+) -> npt.NDArray[np.int8]:
+    """Per (rebalance, asset): 0 eligible, 1 no price, 2 below min price, 3 coverage."""
+    with np.errstate(invalid="ignore"):
+        below_min = np.isfinite(raw_closes) & ((raw_closes < min_price) | (raw_closes <= 0.0))
+    codes = np.where(
+        eligible,
+        0,
+        np.where(
+            np.isnan(cleaned_closes),
+            np.where(below_min, 2, 1),
+            3,
+        ),
+    )
+    return codes.astype(np.int8)
+
+
+def _iso(date: pd.Timestamp) -> str:
+    return date.strftime("%Y-%m-%d")
+
+
+def compute_index(
+    closes: pd.DataFrame,
+    market_caps: Mapping[str, float | None] | pd.Series,
+    config: EngineConfig,
+) -> IndexResult:
+    """Compute the index of DESIGN.md §6.
+
+    Preconditions: ``closes`` is dates × assets with a strictly increasing index of trading
+    dates (``DatetimeIndex`` or ``datetime.date`` values), unique columns, NaN where there is
+    no quote. ``market_caps`` maps column labels to caps (None/NaN/<= 0 = unknown; missing
+    keys are unknown; extra keys are ignored).
+
+    Raises ``InsufficientDataError`` when no date has ``config.min_assets`` eligible assets and
+    ``ValueError`` on malformed input.
+    """
+    dates = _validated_dates(closes)
+    raw_closes = closes.to_numpy(dtype=np.float64, copy=True)
+    columns = list(closes.columns)
+    symbols = [str(column) for column in columns]
+
+    cleaned = clean_closes(raw_closes, config.min_price, config.max_forward_fill_days)
+    returns = realized_returns(cleaned, config.min_daily_return, config.max_daily_return)
+    running_valid_counts = running_sums(~np.isnan(returns))
+    all_rows = np.arange(len(dates), dtype=np.int64)
+    coverage = window_sums(running_valid_counts, all_rows, config.volatility_lookback)
+    eligible = ~np.isnan(cleaned) & (coverage >= config.required_return_count)
+    eligible_counts = eligible.sum(axis=1)
+
+    enough = np.flatnonzero(eligible_counts >= config.min_assets)
+    if enough.size == 0:
+        raise InsufficientDataError(
+            f"no date has at least {config.min_assets} eligible assets "
+            f"(need a close and {config.required_return_count} returns in the last "
+            f"{config.volatility_lookback} rows)"
+        )
+    inception = int(enough[0])
+    period_starts = period_start_rows(dates, config.rebalance_frequency)
+    scheduled = np.concatenate(
+        [np.array([inception], dtype=np.int64), period_starts[period_starts > inception]]
+    )
+    executable = eligible_counts[scheduled] >= config.min_assets
+    rebalance_rows = scheduled[executable]
+    skipped_rows = scheduled[~executable]
+
+    momentum, volatility = trailing_signals(
+        returns,
+        rebalance_rows,
+        config.momentum_lookback,
+        config.volatility_lookback,
+        config.outlier_std_threshold,
+        running_valid_counts=running_valid_counts,
+    )
+    rebalance_eligible = eligible[rebalance_rows]
+    market_cap_values = _market_cap_vector(market_caps, columns)
+    targets = target_weights(momentum, volatility, market_cap_values, rebalance_eligible, config)
+    level_values, turnover_values = drift_levels(
+        returns,
+        rebalance_rows,
+        targets.weights,
+        config.base_value,
+        config.transaction_cost_bps,
+    )
+
+    rebalance_index = closes.index[rebalance_rows]
+    levels = pd.Series(level_values, index=closes.index[inception:], name="level", dtype=float)
+    weights = pd.DataFrame(targets.weights, index=rebalance_index, columns=closes.columns)
+    turnover = pd.Series(turnover_values, index=rebalance_index, name="turnover", dtype=float)
+
+    diagnostics = _diagnostics(
+        dates=dates,
+        symbols=symbols,
+        rebalance_rows=rebalance_rows,
+        skipped_rows=skipped_rows,
+        eligible_counts=eligible_counts,
+        exclusion_codes=_exclusion_codes(
+            raw_closes[rebalance_rows],
+            cleaned[rebalance_rows],
+            rebalance_eligible,
+            config.min_price,
+        ),
+        targets=targets,
+        turnover=turnover_values,
+        market_caps=market_cap_values,
+        config=config,
+    )
+    return IndexResult(levels=levels, weights=weights, turnover=turnover, diagnostics=diagnostics)
+
+
+def _diagnostics(
+    *,
+    dates: pd.DatetimeIndex,
+    symbols: list[str],
+    rebalance_rows: IntArray,
+    skipped_rows: IntArray,
+    eligible_counts: IntArray,
+    exclusion_codes: npt.NDArray[np.int8],
+    targets: _TargetWeights,
+    turnover: FloatArray,
+    market_caps: FloatArray,
+    config: EngineConfig,
+) -> dict[str, Any]:
+    """Compact, JSON-serialisable run summary. Exclusions are a change log: an entry is written
+    at inception and at every rebalance whose exclusion map differs from the previous one."""
+    rebalance_dates = [_iso(dates[row]) for row in rebalance_rows]
+    exclusions: list[dict[str, Any]] = []
+    previous_codes: npt.NDArray[np.int8] | None = None
+    for position, codes in enumerate(exclusion_codes):
+        if previous_codes is not None and np.array_equal(codes, previous_codes):
+            continue
+        excluded = np.flatnonzero(codes)
+        exclusions.append(
+            {
+                "date": rebalance_dates[position],
+                "excluded": {
+                    symbols[asset]: _EXCLUSION_REASONS[int(codes[asset])] for asset in excluded
+                },
+            }
+        )
+        previous_codes = codes
+    rebalance_eligible = eligible_counts[rebalance_rows]
+    held_counts = (targets.weights > 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        known_caps = int((np.isfinite(market_caps) & (market_caps > 0.0)).sum())
+    return {
+        "inception_date": rebalance_dates[0],
+        "last_date": _iso(dates[-1]),
+        "rebalance_frequency": config.rebalance_frequency,
+        "rebalance_count": len(rebalance_rows),
+        "asset_count": len(symbols),
+        "market_caps_known": known_caps,
+        "required_return_count": config.required_return_count,
+        "eligible_counts": [int(count) for count in rebalance_eligible],
+        "held_counts": [int(count) for count in held_counts],
+        "eligible_count_min": int(rebalance_eligible.min()),
+        "eligible_count_max": int(rebalance_eligible.max()),
+        "exclusions_encoding": "change_log",
+        "exclusions": exclusions,
+        "skipped_rebalance_dates": [_iso(dates[row]) for row in skipped_rows],
+        "cap_equal_weight_dates": [
+            rebalance_dates[position] for position in np.flatnonzero(targets.cap_fallback)
+        ],
+        "cap_infeasible_dates": [
+            rebalance_dates[position] for position in np.flatnonzero(targets.cap_infeasible)
+        ],
+        "min_weight_drop_skipped_dates": [
+            rebalance_dates[position]
+            for position in np.flatnonzero(targets.min_weight_drop_skipped)
+        ],
+        "component_equal_weight_fallbacks": {
+            "momentum": int(targets.momentum_fallback.sum()),
+            "market_cap": int(targets.market_cap_fallback.sum()),
+            "risk_parity": int(targets.risk_parity_fallback.sum()),
+        },
+        "total_turnover": float(turnover[1:].sum()),
+        "cost_factor": float(np.prod(1.0 - config.transaction_cost_bps / 1e4 * turnover[1:])),
+    }

@@ -1,0 +1,54 @@
+# AutoIndex — two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+.PHONY: install run test lint typecheck migrations-check pytest bench services stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the pinned requirements change.
+$(STAMP): requirements/base.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services: install  ## start (or reuse) the embedded PostgreSQL and Redis when the URLs are unset
+	$(BIN)/python -m core.embedded up
+
+stop:  ## stop the embedded servers (data in .data/ is kept)
+	$(BIN)/python -m core.embedded down
+
+run: services  ## migrate, load demo data, then web + worker + beat until Ctrl-C
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py ensure_partitions --years-ahead 1
+	$(BIN)/python manage.py load_demo_data
+	$(BIN)/python manage.py ensure_demo_admin
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy .
+
+migrations-check: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest: install
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+test: lint typecheck migrations-check pytest  ## everything CI runs
+
+bench: install  ## benchmarks: one JSON object per line
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

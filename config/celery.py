@@ -1,0 +1,23 @@
+"""Celery application: configured from Django settings (``CELERY_*``), tasks autodiscovered."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("autoindex")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_stale_connections(**_: object) -> None:
+    """Return connections to the pool around each task (Celery bypasses request signals)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

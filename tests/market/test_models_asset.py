@@ -1,0 +1,76 @@
+"""Asset invariants: live-symbol uniqueness (partial index), symbol and currency formats."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from market.models import Asset
+from market.services import asset_create
+from tests.factories import AssetFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_live_duplicate_symbol_is_rejected_with_a_clear_error():
+    asset_create(symbol="AAPL", asset_class="equity")
+
+    with pytest.raises(ValidationError) as excinfo:
+        asset_create(symbol="AAPL", asset_class="equity")
+
+    assert excinfo.value.messages == ["A live asset with this symbol already exists."]
+    assert Asset.objects.filter(symbol="AAPL").count() == 1
+
+
+def test_database_rejects_live_duplicate_even_without_validation():
+    AssetFactory(symbol="AAPL")
+
+    with pytest.raises(IntegrityError, match="market_asset_symbol_live_uniq"), transaction.atomic():
+        Asset.objects.create(symbol="AAPL", asset_class="equity")
+
+
+def test_deleted_symbol_can_be_created_again():
+    AssetFactory(symbol="TSLA").delete()
+
+    recreated = asset_create(symbol="TSLA", asset_class="equity")
+
+    assert Asset.objects.get(symbol="TSLA") == recreated
+    assert Asset.all_objects.filter(symbol="TSLA").count() == 2
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "BRK.B", "EUR/USD", "^GSPC", "BF-B", "A1"])
+def test_valid_symbols_are_accepted(symbol):
+    assert asset_create(symbol=symbol, asset_class="equity").symbol == symbol
+
+
+@pytest.mark.parametrize("symbol", ["aapl", "AA PL", "", "A" * 21, "AAPL$", "ÄPPL"])
+def test_invalid_symbols_are_rejected(symbol):
+    with pytest.raises(ValidationError) as excinfo:
+        asset_create(symbol=symbol, asset_class="equity")
+    assert "symbol" in excinfo.value.message_dict
+
+
+@pytest.mark.parametrize("currency", ["usd", "US", "USDX", "12A"])
+def test_invalid_currency_is_rejected(currency):
+    with pytest.raises(ValidationError) as excinfo:
+        asset_create(symbol="AAPL", asset_class="equity", currency=currency)
+    assert (
+        "A currency is a three-letter ISO 4217 code such as USD."
+        in excinfo.value.message_dict["currency"]
+    )
+
+
+def test_unknown_asset_class_is_rejected():
+    with pytest.raises(ValidationError) as excinfo:
+        asset_create(symbol="AAPL", asset_class="crypto")
+    assert "asset_class" in excinfo.value.message_dict
+
+
+def test_asset_changes_are_kept_in_history():
+    asset = asset_create(symbol="GLD", asset_class="commodity", name="Gold")
+    asset.name = "SPDR Gold Shares"
+    asset.save()
+
+    assert [record.name for record in asset.history.order_by("history_date")] == [
+        "Gold",
+        "SPDR Gold Shares",
+    ]

@@ -1,6 +1,6 @@
 """Benchmark inputs for the index engine.
 
-``make_closes`` builds a dates × assets close matrix of any size. When the real S&P 500
+``make_closes`` builds a dates x assets close matrix of any size. When the real S&P 500
 universe file (``prices_sp500_universe_2019_2024.csv.gz``) sits in the ``shared/data`` folder
 next to the repository, the matrix is made by tiling its daily returns: for every benchmark
 column one real symbol is chosen, and its return series is repeated (each column starting at a
@@ -86,7 +86,7 @@ def _random_walk_closes(
 
 
 def make_closes(n_assets: int = 500, n_days: int = 5000, seed: int = 0) -> pd.DataFrame:
-    """Close matrix of ``n_days`` business days × ``n_assets`` symbols (NaN = no quote)."""
+    """Close matrix of ``n_days`` business days x ``n_assets`` symbols (NaN = no quote)."""
     if n_assets < 1 or n_days < 2:
         raise ValueError("need at least one asset and two days")
     rng = np.random.default_rng(seed)

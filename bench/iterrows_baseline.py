@@ -33,8 +33,8 @@ def _winsorized(window: pd.Series, k: float) -> pd.Series:
     present = window.dropna()
     if len(present) < 2:
         return present
-    mean = present.mean()
-    std = present.std(ddof=1)
+    mean = float(present.mean())
+    std = float(present.std(ddof=1))
     return present.clip(lower=mean - k * std, upper=mean + k * std)
 
 
@@ -60,7 +60,8 @@ def _target_weights(
         window = _winsorized(
             returns[asset].iloc[start : position + 1], config.outlier_std_threshold
         )
-        momentum = float((1.0 + window).prod() - 1.0)
+        growth_factors = (1.0 + window).to_numpy(dtype=float)
+        momentum = float(growth_factors.prod()) - 1.0
         if momentum > config.momentum_threshold:
             momentum_scores[asset] = max(momentum, 0.0)
         start = max(0, position - config.volatility_lookback + 1)
@@ -122,9 +123,7 @@ def compute_index_iterrows(
     )
     required = max(
         1,
-        math.ceil(
-            config.min_coverage * config.volatility_lookback - COVERAGE_ROUNDING_SLACK
-        ),
+        math.ceil(config.min_coverage * config.volatility_lookback - COVERAGE_ROUNDING_SLACK),
     )
     columns = list(closes.columns)
 
@@ -135,7 +134,7 @@ def compute_index_iterrows(
     turnovers: dict[object, float] = {}
     previous_key: tuple[int, ...] | None = None
     for position, (date, row_returns) in enumerate(returns.iterrows()):
-        timestamp = pd.Timestamp(date)
+        timestamp = pd.Timestamp(str(date))
         key = _period_key(timestamp, config.rebalance_frequency, position)
         is_period_start = key != previous_key
         previous_key = key
@@ -150,9 +149,7 @@ def compute_index_iterrows(
         counts = window.notna().sum()
         close_row = cleaned.iloc[position]
         eligible = [
-            asset
-            for asset in columns
-            if pd.notna(close_row[asset]) and counts[asset] >= required
+            asset for asset in columns if pd.notna(close_row[asset]) and counts[asset] >= required
         ]
         rebalance = len(eligible) >= config.min_assets and (level is None or is_period_start)
         if rebalance:

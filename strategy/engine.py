@@ -133,9 +133,7 @@ class EngineConfig:
         if self.volatility_lookback < 2:
             raise ValueError(f"volatility_lookback must be >= 2, got {self.volatility_lookback}")
         if self.outlier_std_threshold <= 0:
-            raise ValueError(
-                f"outlier_std_threshold must be > 0, got {self.outlier_std_threshold}"
-            )
+            raise ValueError(f"outlier_std_threshold must be > 0, got {self.outlier_std_threshold}")
         if self.min_price < 0:
             raise ValueError(f"min_price must be >= 0, got {self.min_price}")
         if self.max_forward_fill_days < 0:
@@ -212,7 +210,9 @@ class _TargetWeights:
 # --------------------------------------------------------------------------------------
 
 
-def clean_closes(raw_closes: FloatArray, min_price: float, max_forward_fill_days: int) -> FloatArray:
+def clean_closes(
+    raw_closes: FloatArray, min_price: float, max_forward_fill_days: int
+) -> FloatArray:
     """Step 1. Closes below ``min_price`` (and non-finite or non-positive ones) become missing,
     then each asset is forward-filled with its last valid close for at most
     ``max_forward_fill_days`` consecutive missing rows. Causal: row ``t`` uses rows ``<= t``.
@@ -269,9 +269,7 @@ def period_keys(dates: pd.DatetimeIndex, frequency: RebalanceFrequency) -> IntAr
         return np.arange(len(dates), dtype=np.int64)
     if frequency == "weekly":
         iso = dates.isocalendar()
-        return (
-            iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
-        )
+        return iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
     years = dates.year.to_numpy(dtype=np.int64)
     if frequency == "monthly":
         return years * 12 + dates.month.to_numpy(dtype=np.int64)
@@ -442,7 +440,7 @@ def momentum_component(
 def risk_parity_component(
     volatility: FloatArray, eligible: BoolArray
 ) -> tuple[FloatArray, BoolArray]:
-    """Weights ∝ 1/σ over eligible assets with a usable σ (finite and above
+    """Weights ∝ 1/sigma over eligible assets with a usable sigma (finite and above
     ``MIN_USABLE_VOLATILITY``; others get 0); equal weight over eligible if none is usable."""
     with np.errstate(invalid="ignore"):
         usable = eligible & np.isfinite(volatility) & (volatility > MIN_USABLE_VOLATILITY)
@@ -462,9 +460,7 @@ def market_cap_component(
     return _normalize_rows_or_equal(scores, eligible)
 
 
-def drop_small_weights(
-    weights: FloatArray, min_weight: float
-) -> tuple[FloatArray, BoolArray]:
+def drop_small_weights(weights: FloatArray, min_weight: float) -> tuple[FloatArray, BoolArray]:
     """Zero the weights below ``min_weight`` and renormalize, per row; a row where that would
     remove every positive weight is left unchanged (and flagged)."""
     keep = (weights >= min_weight) & (weights > 0.0)
@@ -655,7 +651,7 @@ def compute_index(
 ) -> IndexResult:
     """Compute the index of DESIGN.md §6.
 
-    Preconditions: ``closes`` is dates × assets with a strictly increasing index of trading
+    Preconditions: ``closes`` is dates x assets with a strictly increasing index of trading
     dates (``DatetimeIndex`` or ``datetime.date`` values), unique columns, NaN where there is
     no quote. ``market_caps`` maps column labels to caps (None/NaN/<= 0 = unknown; missing
     keys are unknown; extra keys are ignored).

@@ -7,9 +7,11 @@ w[t,i] = w[t-1,i] (1 + r[t,i]) / (1 + portfolio return), costs at later rebalanc
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,16 +21,21 @@ from strategy.engine import EngineConfig, InsufficientDataError, compute_index
 
 NAN = math.nan
 # Market-cap-only config: target weights are the cap shares, easy to know by hand.
-CAP_ONLY = {
-    "momentum_weight": 0.0,
-    "market_cap_weight": 1.0,
-    "risk_parity_weight": 0.0,
-    "min_weight": 0.0,
-    "max_weight": 1.0,
-    "volatility_lookback": 2,
-    "min_coverage": 0.5,  # one return in the last two rows is enough
-    "max_forward_fill_days": 0,
-}
+CAP_ONLY = EngineConfig(
+    momentum_weight=0.0,
+    market_cap_weight=1.0,
+    risk_parity_weight=0.0,
+    min_weight=0.0,
+    max_weight=1.0,
+    volatility_lookback=2,
+    min_coverage=0.5,  # one return in the last two rows is enough
+    max_forward_fill_days=0,
+)
+
+
+def cap_only(**overrides: Any) -> EngineConfig:
+    """The market-cap-only config with some settings changed."""
+    return dataclasses.replace(CAP_ONLY, **overrides)
 
 
 def closes_frame(start: str, prices: dict[str, list[float]]) -> pd.DataFrame:
@@ -77,7 +84,7 @@ def test_monthly_index_drifts_between_rebalances_and_pays_costs_on_turnover() ->
             "C": [50, 50, 50, 55, 55, 60, 60, 54],
         },
     )
-    config = EngineConfig(**CAP_ONLY, rebalance_frequency="monthly", transaction_cost_bps=25.0)
+    config = cap_only(rebalance_frequency="monthly", transaction_cost_bps=25.0)
 
     result = compute_index(closes, {"A": 1.0, "B": 1.0, "C": 2.0}, config)
 
@@ -103,16 +110,12 @@ def test_costs_scale_all_later_levels_by_one_minus_cost_times_turnover() -> None
     free = compute_index(
         closes,
         {"A": 1.0, "B": 3.0},
-        EngineConfig(
-            **CAP_ONLY, min_assets=2, rebalance_frequency="daily", transaction_cost_bps=0.0
-        ),
+        cap_only(min_assets=2, rebalance_frequency="daily", transaction_cost_bps=0.0),
     )
     costly = compute_index(
         closes,
         {"A": 1.0, "B": 3.0},
-        EngineConfig(
-            **CAP_ONLY, min_assets=2, rebalance_frequency="daily", transaction_cost_bps=10.0
-        ),
+        cap_only(min_assets=2, rebalance_frequency="daily", transaction_cost_bps=10.0),
     )
 
     factors = np.cumprod(1.0 - 10.0 / 1e4 * np.r_[0.0, free.turnover.to_numpy()[1:]])
@@ -126,9 +129,7 @@ def test_missing_return_of_held_asset_counts_as_zero() -> None:
         "2025-01-27",
         {"A": [10, 10, 11, 12.1, 11, 11], "B": [20, 20, 18, NAN, 30, 30]},
     )
-    config = EngineConfig(
-        **CAP_ONLY, min_assets=2, rebalance_frequency="monthly", transaction_cost_bps=0.0
-    )
+    config = cap_only(min_assets=2, rebalance_frequency="monthly", transaction_cost_bps=0.0)
 
     result = compute_index(closes, {"A": 1.0, "B": 1.0}, config)
 
@@ -142,8 +143,7 @@ def test_missing_return_of_held_asset_counts_as_zero() -> None:
 
 def test_clipped_returns_drive_the_level() -> None:
     closes = closes_frame("2025-01-06", {"A": [10, 10, 30, 30], "B": [10, 10, 10, 10]})
-    config = EngineConfig(
-        **CAP_ONLY,
+    config = cap_only(
         min_assets=2,
         rebalance_frequency="monthly",
         transaction_cost_bps=0.0,
@@ -186,7 +186,7 @@ def test_inception_is_first_date_with_min_assets_eligible() -> None:
         "date": "2025-03-10",
         "excluded": {"D": "below_min_price"},
     }
-    assert result.weights.loc[pd.Timestamp("2025-03-10"), "D"] == 0.0
+    assert result.weights["D"].iloc[0] == 0.0
     json.dumps(result.diagnostics)
 
 
@@ -199,9 +199,9 @@ def test_no_date_with_enough_eligible_assets_raises() -> None:
 
 def test_output_index_keeps_the_input_date_type() -> None:
     closes = closes_frame("2025-01-27", {"A": [10, 10, 11, 12], "B": [20, 21, 22, 21]})
-    closes.index = [timestamp.date() for timestamp in closes.index]
+    closes.index = pd.Index([timestamp.date() for timestamp in closes.index])
 
-    result = compute_index(closes, {}, EngineConfig(**CAP_ONLY, min_assets=2))
+    result = compute_index(closes, {}, cap_only(min_assets=2))
 
     assert result.levels.index[0] == dt.date(2025, 1, 28)
     assert isinstance(result.weights.index[0], dt.date)
@@ -213,7 +213,7 @@ def test_rebalance_with_too_few_eligible_assets_is_skipped_and_holdings_drift() 
         "2025-03-04",
         {"A": [10, 11, 12, 12, 13, 14, 15], "B": [20, 21, 22, NAN, NAN, NAN, NAN]},
     )
-    config = EngineConfig(**CAP_ONLY, min_assets=2, transaction_cost_bps=0.0)
+    config = cap_only(min_assets=2, transaction_cost_bps=0.0)
 
     result = compute_index(closes, {"A": 1.0, "B": 1.0}, config)
 

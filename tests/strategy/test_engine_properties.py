@@ -11,12 +11,20 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from strategy.engine import EngineConfig, IndexResult, InsufficientDataError, compute_index
+from strategy.engine import (
+    EngineConfig,
+    IndexResult,
+    InsufficientDataError,
+    RebalanceFrequency,
+    compute_index,
+)
 
 PROPERTY_SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-FREQUENCIES = st.sampled_from(["daily", "weekly", "monthly", "quarterly"])
+FREQUENCIES: st.SearchStrategy[RebalanceFrequency] = st.sampled_from(
+    ["daily", "weekly", "monthly", "quarterly"]
+)
 
 
 @st.composite
@@ -144,7 +152,7 @@ def test_scaling_one_asset_by_a_constant_changes_nothing(
     frequency=FREQUENCIES,
 )
 def test_single_asset_index_reproduces_the_asset_clipped_return_path(
-    seed: int, n_days: int, volatility: float, frequency: str
+    seed: int, n_days: int, volatility: float, frequency: RebalanceFrequency
 ) -> None:
     rng = np.random.default_rng(seed)
     prices = 50.0 * np.exp(np.cumsum(rng.normal(0.0, volatility, n_days)))
@@ -162,7 +170,7 @@ def test_single_asset_index_reproduces_the_asset_clipped_return_path(
         min_price=0.0,
         min_daily_return=-0.2,
         max_daily_return=0.2,
-        rebalance_frequency=frequency,  # type: ignore[arg-type]
+        rebalance_frequency=frequency,
     )
 
     result = compute_index(closes, {}, config)

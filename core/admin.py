@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
@@ -39,7 +40,7 @@ class DeletedFilter(admin.SimpleListFilter):
 class SoftDeleteAdminMixin:
     """Lists every row (filtered to alive by default); delete means soft delete; restore action."""
 
-    actions = ["soft_delete_selected", "restore_selected"]
+    actions: Sequence[Any] | None = ("soft_delete_selected", "restore_selected")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.model.all_objects.get_queryset()  # type: ignore[attr-defined]

@@ -1,0 +1,149 @@
+"""Indexes, their computations (runs), and each run's levels and allocations.
+
+Readers only ever see a run whose status is ``published``; a partial unique index guarantees
+there is at most one per index, and publishing flips it in one transaction
+(:func:`portfolio.services.index_run_publish`). A failed or half-written run is never visible.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from core.models import SoftDeleteModel, TimeStampedModel
+from market.models import CURRENCY_VALIDATOR, Asset, RefreshRun
+from strategy.models import StrategyConfig
+
+
+class Index(SoftDeleteModel):
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    base_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=100,
+        validators=[MinValueValidator(0.0001)],
+        help_text="Level on the inception date.",
+    )
+    base_currency = models.CharField(max_length=3, default="USD", validators=[CURRENCY_VALIDATOR])
+    benchmark = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.PROTECT, related_name="benchmark_of"
+    )
+    universe = models.ManyToManyField(Asset, related_name="indexes")
+    strategy = models.ForeignKey(StrategyConfig, on_delete=models.PROTECT, related_name="indexes")
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name_plural = "indexes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug"],
+                condition=Q(deleted_at__isnull=True),
+                name="portfolio_index_slug_live_uniq",
+                violation_error_message="A live index with this slug already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(base_value__gt=0), name="portfolio_index_base_value_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IndexRun(TimeStampedModel):
+    """One computation of an index, with the config it used and what it produced."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        PUBLISHED = "published", "Published"
+        SUPERSEDED = "superseded", "Superseded"
+
+    class Trigger(models.TextChoices):
+        BEAT = "beat", "Schedule"
+        REFRESH = "refresh", "After a market-data refresh"
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+
+    index = models.ForeignKey(Index, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    refresh_run = models.ForeignKey(
+        RefreshRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="index_runs"
+    )
+    config_snapshot = models.JSONField(default=dict)
+    universe_snapshot = models.JSONField(default=list, help_text="Symbols of the universe used.")
+    data_through = models.DateField(null=True, blank=True)
+    inception_date = models.DateField(null=True, blank=True)
+    last_level = models.FloatField(null=True, blank=True)
+    rebalance_count = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    diagnostics = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per phase.")
+    error = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["index", "-started_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["index"],
+                condition=Q(status="published"),
+                name="portfolio_indexrun_one_published_per_index",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index_id} run #{self.pk} ({self.status})"
+
+
+class IndexValue(models.Model):
+    """The index level of one run on one trading date."""
+
+    pk = models.CompositePrimaryKey("run", "date")
+    run = models.ForeignKey(IndexRun, on_delete=models.CASCADE, related_name="values")
+    date = models.DateField()
+    level = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "date"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.date} {self.level}"
+
+
+class Allocation(models.Model):
+    """Target weight of one asset set at the close of a rebalance date (non-zero weights only)."""
+
+    pk = models.CompositePrimaryKey("run", "rebalance_date", "asset")
+    run = models.ForeignKey(IndexRun, on_delete=models.CASCADE, related_name="allocations")
+    rebalance_date = models.DateField()
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="allocations")
+    weight = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "rebalance_date", "asset"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gt=0) & Q(weight__lte=1),
+                name="portfolio_allocation_weight_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.rebalance_date} {self.asset_id} {self.weight}"

@@ -1,0 +1,228 @@
+"""Index computation and publication.
+
+``compute_index_run`` loads the universe's closes in one COPY, runs the pure engine
+(``strategy.engine``), bulk-writes the run's levels and allocations, stores metrics and
+diagnostics, then publishes. Any failure marks the new run ``failed`` with its error and leaves
+the previously published run serving: readers never see a half-written computation.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.request_context import current_request_id
+from market.models import RefreshRun
+from market.price_matrix import closes_matrix
+from strategy.engine import IndexResult, compute_index
+from strategy.metrics import metrics_for_ranges
+
+from .models import Index, IndexRun
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str], None]
+COPY_CHUNK_ROWS = 200_000
+
+
+class _Timer:
+    """Seconds spent per named phase, for the run's ``timings``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 4)
+
+
+def _copy_frame(table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> None:
+    """COPY a DataFrame (columns in ``columns`` order) into ``table`` in CSV chunks."""
+    column_list = ", ".join(columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            buffer = io.StringIO()
+            frame.iloc[start : start + COPY_CHUNK_ROWS].to_csv(
+                buffer, header=False, index=False, float_format="%.17g", date_format="%Y-%m-%d"
+            )
+            copy.write(buffer.getvalue())
+
+
+def index_run_store_results(*, run: IndexRun, result: IndexResult) -> None:
+    """Bulk-write the run's levels and non-zero target weights. Called in a transaction."""
+    levels = pd.DataFrame(
+        {"run_id": run.pk, "date": result.levels.index, "level": result.levels.to_numpy()}
+    )
+    _copy_frame("portfolio_indexvalue", ("run_id", "date", "level"), levels)
+    weight_matrix = result.weights.to_numpy()
+    rows, columns = np.nonzero(weight_matrix > 0)
+    weights = pd.DataFrame(
+        {
+            "run_id": run.pk,
+            "rebalance_date": result.weights.index[rows],
+            "asset_id": result.weights.columns[columns],
+            "weight": weight_matrix[rows, columns],
+        }
+    )
+    _copy_frame(
+        "portfolio_allocation",
+        ("run_id", "rebalance_date", "asset_id", "weight"),
+        weights,
+    )
+
+
+@transaction.atomic
+def index_run_publish(*, run: IndexRun) -> IndexRun:
+    """Make ``run`` the one published run of its index; the previous one becomes superseded.
+
+    One transaction with the index row locked, so concurrent publishes serialise and readers
+    see either the old or the new run, never none or both.
+    """
+    Index.all_objects.select_for_update().get(pk=run.index_id)
+    run = IndexRun.objects.select_for_update().get(pk=run.pk)
+    if run.status not in (IndexRun.Status.SUCCEEDED, IndexRun.Status.SUPERSEDED):
+        raise ValueError(f"only a succeeded or superseded run can be published, not {run.status}")
+    IndexRun.objects.filter(index_id=run.index_id, status=IndexRun.Status.PUBLISHED).update(
+        status=IndexRun.Status.SUPERSEDED
+    )
+    run.status = IndexRun.Status.PUBLISHED
+    run.published_at = timezone.now()
+    run.save(update_fields=["status", "published_at", "updated_at"])
+    logger.info("index run published", extra={"index_id": run.index_id, "run_id": run.pk})
+    return run
+
+
+def _benchmark_levels(index: Index) -> pd.Series | None:
+    if index.benchmark_id is None:
+        return None
+    benchmark = closes_matrix(asset_ids=[index.benchmark_id])
+    return benchmark[index.benchmark_id].dropna()
+
+
+def compute_index_run(
+    *,
+    index: Index,
+    trigger: str,
+    user: User | None = None,
+    refresh_run: RefreshRun | None = None,
+    publish: bool = True,
+    progress: ProgressCallback | None = None,
+) -> IndexRun:
+    """Compute ``index`` from the stored prices as a new run and (by default) publish it.
+
+    Guarantees: the new run ends ``published`` (or ``succeeded`` with ``publish=False``), or
+    ``failed`` with its error — in which case the exception is re-raised after the run is
+    saved, and the previously published run is untouched. Levels and allocations are written
+    in one transaction with the run's success, so a failed run has none.
+    """
+    strategy = index.strategy
+    universe = list(index.universe.filter(deleted_at__isnull=True).order_by("symbol"))
+    run = IndexRun.objects.create(
+        index=index,
+        trigger=trigger,
+        triggered_by=user,
+        refresh_run=refresh_run,
+        config_snapshot={**strategy.snapshot(), "base_value": float(index.base_value)},
+        universe_snapshot=[asset.symbol for asset in universe],
+        request_id=current_request_id() or "",
+    )
+    timer = _Timer()
+    report = progress or (lambda _phase: None)
+    try:
+        config = strategy.engine_config(base_value=float(index.base_value))
+        report("load")
+        with timer.phase("load"):
+            closes = closes_matrix(asset_ids=[asset.pk for asset in universe])
+            market_caps = pd.Series(
+                [
+                    float(asset.market_cap) if asset.market_cap is not None else None
+                    for asset in universe
+                ],
+                index=[asset.pk for asset in universe],
+                dtype=float,
+            )
+        report("compute")
+        with timer.phase("compute"):
+            result = compute_index(closes, market_caps, config)
+        report("metrics")
+        with timer.phase("metrics"):
+            metrics = metrics_for_ranges(
+                result.levels,
+                _benchmark_levels(index),
+                strategy.risk_free_rate,
+                result.levels.index[-1],
+            )
+        report("store")
+        with timer.phase("store"), transaction.atomic():
+            index_run_store_results(run=run, result=result)
+            symbols = {asset.pk: asset.symbol for asset in universe}
+            run.diagnostics = _with_symbols(result.diagnostics, symbols)
+            run.metrics = metrics
+            run.inception_date = result.levels.index[0].date()
+            run.data_through = result.levels.index[-1].date()
+            run.last_level = float(result.levels.iloc[-1])
+            run.rebalance_count = len(result.weights)
+            run.status = IndexRun.Status.SUCCEEDED
+            run.finished_at = timezone.now()
+            run.timings = timer.seconds
+            run.save()
+        if publish:
+            report("publish")
+            with timer.phase("publish"):
+                run = index_run_publish(run=run)
+            IndexRun.objects.filter(pk=run.pk).update(timings=timer.seconds)
+            run.timings = timer.seconds
+    except Exception as error:
+        _mark_failed(run, error, timer)
+        raise
+    logger.info(
+        "index computed",
+        extra={"index": index.slug, "run_id": run.pk, "status": run.status, **timer.seconds},
+    )
+    return run
+
+
+def _with_symbols(diagnostics: dict[str, Any], symbols: dict[int, str]) -> dict[str, Any]:
+    """The engine labels assets by column (asset id); diagnostics are read by people."""
+
+    def relabel(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                symbols.get(int(key), key) if str(key).isdigit() else key: relabel(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [relabel(item) for item in value]
+        return value
+
+    relabeled: dict[str, Any] = relabel(diagnostics)
+    return relabeled
+
+
+def _mark_failed(run: IndexRun, error: Exception, timer: _Timer) -> None:
+    logger.exception("index computation failed", extra={"run_id": run.pk})
+    IndexRun.objects.filter(pk=run.pk).update(
+        status=IndexRun.Status.FAILED,
+        error=f"{type(error).__name__}: {error}",
+        finished_at=timezone.now(),
+        timings=timer.seconds,
+        updated_at=timezone.now(),
+    )
+    run.refresh_from_db()

@@ -371,6 +371,9 @@ def trailing_signals(
 
     momentum = np.empty((len(rows), n_assets))
     volatility = np.empty((len(rows), n_assets))
+    # Reused work arrays (chunk, assets, window) so the loop allocates little.
+    momentum_buffer = np.empty((SIGNAL_CHUNK_ROWS, n_assets, momentum_lookback))
+    volatility_buffer = np.empty((SIGNAL_CHUNK_ROWS, n_assets, volatility_lookback))
     for chunk_start in range(0, len(rows), SIGNAL_CHUNK_ROWS):
         chunk = slice(chunk_start, chunk_start + SIGNAL_CHUNK_ROWS)
         chunk_rows = rows[chunk]
@@ -378,29 +381,34 @@ def trailing_signals(
         window_returns = return_windows[:, chunk_rows, :].transpose(1, 0, 2)
         window_valid = valid_windows[:, chunk_rows, :].transpose(1, 0, 2)
 
-        momentum_returns = window_returns[:, :, longest - momentum_lookback :]
-        momentum_valid = window_valid[:, :, longest - momentum_lookback :]
-        winsorized = np.minimum(
-            np.maximum(momentum_returns, momentum_lower[chunk][:, :, None]),
-            momentum_upper[chunk][:, :, None],
-        )
-        winsorized += 1.0
-        growth_factors = np.where(momentum_valid, winsorized, 1.0)
-        momentum[chunk] = growth_factors.prod(axis=-1) - 1.0
+        chunk_size = len(chunk_rows)
+        momentum_lower_chunk = momentum_lower[chunk][:, :, None]
+        momentum_upper_chunk = momentum_upper[chunk][:, :, None]
+        volatility_lower_chunk = volatility_lower[chunk][:, :, None]
+        volatility_upper_chunk = volatility_upper[chunk][:, :, None]
 
-        volatility_returns = window_returns[:, :, longest - volatility_lookback :]
+        # Momentum: clip, zero the missing entries, then 1 + x is a factor 1 for them.
+        growth = momentum_buffer[:chunk_size]
+        np.maximum(window_returns[:, :, longest - momentum_lookback :], momentum_lower_chunk,
+                   out=growth)  # fmt: skip
+        np.minimum(growth, momentum_upper_chunk, out=growth)
+        np.multiply(growth, window_valid[:, :, longest - momentum_lookback :], out=growth)
+        growth += 1.0
+        momentum[chunk] = growth.prod(axis=-1) - 1.0
+
+        # Volatility: clip, zero the missing entries, centre on the clipped mean, re-zero.
         volatility_valid = window_valid[:, :, longest - volatility_lookback :]
-        winsorized = np.minimum(
-            np.maximum(volatility_returns, volatility_lower[chunk][:, :, None]),
-            volatility_upper[chunk][:, :, None],
-        )
-        winsorized = np.where(volatility_valid, winsorized, 0.0)
+        clipped = volatility_buffer[:chunk_size]
+        np.maximum(window_returns[:, :, longest - volatility_lookback :], volatility_lower_chunk,
+                   out=clipped)  # fmt: skip
+        np.minimum(clipped, volatility_upper_chunk, out=clipped)
+        np.multiply(clipped, volatility_valid, out=clipped)
         counts = volatility_counts[chunk]
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = winsorized.sum(axis=-1) / counts
-            winsorized -= means[:, :, None]
-            deviations = np.where(volatility_valid, winsorized, 0.0)
-            sums_of_squares = np.einsum("ijk,ijk->ij", deviations, deviations)
+            means = clipped.sum(axis=-1) / counts
+            np.subtract(clipped, means[:, :, None], out=clipped)
+            np.multiply(clipped, volatility_valid, out=clipped)
+            sums_of_squares = np.einsum("ijk,ijk->ij", clipped, clipped)
             volatility[chunk] = np.where(
                 counts >= 2, np.sqrt(sums_of_squares / (counts - 1)), np.nan
             )

@@ -136,6 +136,12 @@ class RefreshRun(TimeStampedModel):
     symbols_failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=dict, blank=True, help_text="Per-symbol error messages.")
     deferred_symbols = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per-symbol notes that are not failures (symbols skipped, rows dropped).",
+    )
+    failure = models.TextField(blank=True, help_text="Why the run stopped early, if it did.")
     request_id = models.CharField(max_length=128, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

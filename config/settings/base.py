@@ -8,7 +8,7 @@ the secrets and hosts it needs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,10 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served from our static files (CSP 'self')
     "django_filters",
     "corsheaders",
+    "csp",
     "simple_history",
     "django_celery_beat",
 ]
@@ -55,6 +57,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,46 +187,159 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _VISIBILITY_TIM
 CELERY_VISIBILITY_TIMEOUT = _VISIBILITY_TIMEOUT
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A late ack is only safe for idempotent tasks (ours are); a task that fails or times out is
+# acked (not redelivered in a loop) and retried only through its own autoretry policy.
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # REST FRAMEWORK
 # https://www.django-rest-framework.org/api-guide/settings/
+# Every setting added for the API is documented in docs/settings-api.md.
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+API_SERIES_PAGE_SIZE = env.int("API_SERIES_PAGE_SIZE", default=500)
+API_SERIES_MAX_PAGE_SIZE = env.int("API_SERIES_MAX_PAGE_SIZE", default=5000)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=False)
+PUBLIC_INDEX_SUMMARY = env.bool("PUBLIC_INDEX_SUMMARY", default=False)
+# /api/v1/ is reserved for the MVP's clients: 410 with these Deprecation/Sunset dates.
+API_V1_DEPRECATED_AT = env.str("API_V1_DEPRECATED_AT", default="2026-01-01T00:00:00+00:00")
+API_V1_SUNSET = env.str("API_V1_SUNSET", default="2026-12-31T00:00:00+00:00")
+
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ProblemAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: no browsable API (it needs sessions, CSRF and inline scripts).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CataloguePagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.URLPathVersioning",
     "ALLOWED_VERSIONS": ["v2"],
     "DEFAULT_VERSION": "v2",
     "EXCEPTION_HANDLER": "core.errors.problem_exception_handler",
+    # THROTTLING (capacity, per role; fails open on a Redis outage — see core/throttling.py)
+    # https://www.django-rest-framework.org/api-guide/throttling/
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttling.RoleRateThrottle",
+        "core.throttling.FailOpenScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_RATE_ANON", default="60/min"),
+        "viewer": env.str("API_THROTTLE_RATE_VIEWER", default="600/min"),
+        "analyst": env.str("API_THROTTLE_RATE_ANALYST", default="1200/min"),
+        "admin": env.str("API_THROTTLE_RATE_ADMIN", default="1200/min"),
+        # Scoped (``throttle_scope = "simulation"`` on the view): CPU-heavy what-if runs.
+        "simulation": env.str("API_THROTTLE_RATE_SIMULATION", default="30/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+API_THROTTLE_CACHE = "default"  # the fail-soft alias: throttles fail open
+
+# BRUTE-FORCE LIMITS (django-ratelimit; fail closed)
+# https://django-ratelimit.readthedocs.io/en/stable/settings.html
+RATELIMIT_USE_CACHE = "strict"  # no IGNORE_EXCEPTIONS: an outage is seen, and answered 503
+RATELIMIT_FAIL_OPEN = False
+RATELIMIT_ENABLE = True
+AUTH_LOGIN_RATE_PER_IP = env.str("AUTH_LOGIN_RATE_PER_IP", default="30/5m")
+AUTH_LOGIN_RATE_PER_EMAIL = env.str("AUTH_LOGIN_RATE_PER_EMAIL", default="5/5m")
+AUTH_REGISTER_RATE_PER_IP = env.str("AUTH_REGISTER_RATE_PER_IP", default="10/h")
+AUTH_REGISTER_RATE_PER_EMAIL = env.str("AUTH_REGISTER_RATE_PER_EMAIL", default="3/h")
+
+# OPENAPI
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": "AutoIndex API",
-    "DESCRIPTION": "Rules-based investment index: levels, allocations, risk metrics, simulations.",
+    "DESCRIPTION": (
+        "Rules-based investment index: levels, allocations, risk metrics, simulations.\n\n"
+        "Sign in with `POST /api/v2/auth/token` and send `Authorization: Bearer <access>`. "
+        "Every error is `application/problem+json` (RFC 9457) with a `request_id`."
+    ),
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema and docs are public: a stale token sent along must not make them 401.
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# JWT
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+# Every value that matters is explicit (library defaults changed between releases).
+JWT_REFRESH_CHAIN_LIFETIME = timedelta(days=env.int("JWT_REFRESH_CHAIN_DAYS", default=30))
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
+    # accounts.services.login_with_password updates last_login itself (on sign-in only).
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="autoindex-api"),
+    "ISSUER": env.str("JWT_ISSUER", default="autoindex"),
+    "LEEWAY": 0,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    # A password change invalidates the tokens issued before it.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # CORS
-# https://github.com/adamchainz/django-cors-headers#configuration — explicit allow-list only.
+# https://github.com/adamchainz/django-cors-headers#configuration — explicit allow-list only
+# (django-cors-headers rejects "*" in CORS_ALLOWED_ORIGINS; CORS_ALLOW_ALL_ORIGINS stays off).
 CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "x-request-id")
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after", "deprecation", "sunset", "link")
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # SECURITY
 # https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
+# (HSTS, SSL redirect and secure cookies are in production.py.)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# CONTENT SECURITY POLICY (django-csp 4)
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# Nothing loads from another origin: Swagger UI comes from drf-spectacular-sidecar.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Per path prefix, added to the policy (core.middleware.ContentSecurityPolicyMiddleware):
+# the admin and Swagger UI pages carry inline <style> blocks; scripts stay 'self' only.
+CONTENT_SECURITY_POLICY_PATH_UPDATES = {
+    "/admin/": {"style-src": ["'unsafe-inline'"]},
+    "/api/docs/": {"style-src": ["'unsafe-inline'"]},
+}
 
 # MARKET DATA
 TWELVEDATA_BASE_URL = env.str("TWELVEDATA_BASE_URL", default="https://api.twelvedata.com")
@@ -231,6 +347,26 @@ TWELVEDATA_API_KEY = env.str("TWELVEDATA_API_KEY", default="")
 TWELVEDATA_CREDITS_PER_MINUTE = env.int("TWELVEDATA_CREDITS_PER_MINUTE", default=8)
 BENCHMARK_SYMBOL = env.str("BENCHMARK_SYMBOL", default="SPY")
 PRICE_PARTITION_YEARS_AHEAD = env.int("PRICE_PARTITION_YEARS_AHEAD", default=1)
+# Every setting below is documented in docs/settings-market.md.
+TWELVEDATA_CONNECT_TIMEOUT = env.float("TWELVEDATA_CONNECT_TIMEOUT", default=5.0)
+TWELVEDATA_READ_TIMEOUT = env.float("TWELVEDATA_READ_TIMEOUT", default=30.0)
+TWELVEDATA_MAX_OUTPUTSIZE = env.int("TWELVEDATA_MAX_OUTPUTSIZE", default=5000)
+TWELVEDATA_BATCH_SIZE = env.int("TWELVEDATA_BATCH_SIZE", default=8)
+TWELVEDATA_MAX_RETRIES = env.int("TWELVEDATA_MAX_RETRIES", default=3)
+TWELVEDATA_BACKOFF_SECONDS = env.float("TWELVEDATA_BACKOFF_SECONDS", default=1.0)
+TWELVEDATA_BACKOFF_MAX_SECONDS = env.float("TWELVEDATA_BACKOFF_MAX_SECONDS", default=30.0)
+TWELVEDATA_BREAKER_FAIL_MAX = env.int("TWELVEDATA_BREAKER_FAIL_MAX", default=5)
+TWELVEDATA_BREAKER_RESET_SECONDS = env.int("TWELVEDATA_BREAKER_RESET_SECONDS", default=60)
+# Our symbol -> TwelveData's (e.g. "^GSPC=SPX" on a plan that serves indices). Symbols in
+# Yahoo's "^" notation that are not mapped here are skipped by the refresh with a note.
+TWELVEDATA_SYMBOL_MAP: dict[str, str] = env.dict("TWELVEDATA_SYMBOL_MAP", default={})
+REFRESH_OVERLAP_DAYS = env.int("REFRESH_OVERLAP_DAYS", default=5)
+ASSET_DEFAULT_START = date.fromisoformat(env.str("ASSET_DEFAULT_START", default="2015-01-01"))
+REFRESH_LOCK_TIMEOUT_SECONDS = env.int(
+    "REFRESH_LOCK_TIMEOUT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60
+)
+REFRESH_SCHEDULE_HOUR = env.int("REFRESH_SCHEDULE_HOUR", default=22)
+REFRESH_SCHEDULE_MINUTE = env.int("REFRESH_SCHEDULE_MINUTE", default=30)
 
 # LOGGING
 # Structured (JSON in production, key=value locally); every line carries the request id.

@@ -2,5 +2,15 @@
 
 from .assets import asset_create, assets_ensure
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
+from .refresh import RefreshAlreadyRunning, SymbolOutcome, refresh_prices
 
-__all__ = ["PRICE_COLUMNS", "UpsertResult", "asset_create", "assets_ensure", "prices_upsert"]
+__all__ = [
+    "PRICE_COLUMNS",
+    "RefreshAlreadyRunning",
+    "SymbolOutcome",
+    "UpsertResult",
+    "asset_create",
+    "assets_ensure",
+    "prices_upsert",
+    "refresh_prices",
+]

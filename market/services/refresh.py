@@ -1,0 +1,387 @@
+"""The market-data refresh: incremental, fault-tolerant, never loses stored prices.
+
+``refresh_prices`` is the one entry point (the Celery task, the command and the admin action all
+call it). Guarantees:
+
+- only one refresh runs at a time (Redis lock); a second caller gets the running ``RefreshRun``;
+- per asset it fetches from its last stored date minus ``REFRESH_OVERLAP_DAYS`` (to catch
+  vendor revisions), or from ``ASSET_DEFAULT_START`` for an asset without prices, to today;
+- prices are written only through :func:`~market.services.prices.prices_upsert` (insert,
+  update-if-changed with a ``PriceRevision`` per changed close, never a delete), one transaction
+  per batch: whatever a batch stored stays stored if a later batch or the whole run fails;
+- a symbol that fails (unknown, malformed payload, plan-gated) is recorded in ``run.errors`` and
+  the others proceed (run ``partial``); a daily credit exhaustion stops the run ``partial`` with
+  the remaining symbols in ``run.deferred_symbols``; an outage (API unreachable, circuit open),
+  a bad API key or a crash ends the run ``failed`` with ``run.failure`` and re-raises;
+- symbols TwelveData cannot serve (Yahoo's ``^GSPC``) are skipped with a note in ``run.notes``
+  unless ``TWELVEDATA_SYMBOL_MAP`` maps them; FX weekend bars are dropped (noted);
+- a run that ends ``succeeded`` or ``partial`` sends ``market.signals.refresh_finished`` after
+  commit. The API key never reaches the run row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from redis.exceptions import LockError
+
+from core.request_context import current_request_id
+from market.locks import refresh_lock
+from market.models import Asset, AssetClass, Price, RefreshRun
+from market.providers import (
+    SymbolError,
+    TwelveDataClient,
+    TwelveDataDailyLimitExhausted,
+    TwelveDataUnavailable,
+)
+from market.providers.schemas import DailyBar
+from market.signals import refresh_finished
+from market.universe import DEFAULT_UNIVERSE
+
+from .assets import assets_ensure
+from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "twelvedata"
+# How long a caller that lost the lock race waits for the winner's run row to appear.
+RUNNING_RUN_WAIT_SECONDS = 5.0
+WEEKEND = (5, 6)  # Saturday, Sunday
+
+OutcomeStatus = Literal["stored", "failed", "skipped", "deferred"]
+
+
+@dataclass(frozen=True)
+class SymbolOutcome:
+    """What happened to one symbol (for progress bars and summaries)."""
+
+    symbol: str
+    status: OutcomeStatus
+    rows: int = 0
+    message: str = ""
+
+
+class RefreshAlreadyRunning(Exception):
+    """The lock is held but no running run could be found (the holder is just starting)."""
+
+
+def vendor_symbol(symbol: str) -> str | None:
+    """TwelveData's name for one of our symbols, or ``None`` if it cannot serve it.
+
+    ``TWELVEDATA_SYMBOL_MAP`` wins; otherwise Yahoo's index notation (``^GSPC``) is not a
+    TwelveData symbol, everything else is used as is.
+    """
+    mapped = settings.TWELVEDATA_SYMBOL_MAP.get(symbol)
+    if mapped:
+        return str(mapped)
+    if symbol.startswith("^"):
+        return None
+    return symbol
+
+
+def redact(text: str) -> str:
+    """``text`` with the API key blanked out (defence in depth for stored messages)."""
+    key = settings.TWELVEDATA_API_KEY
+    return text.replace(key, "***") if key else text
+
+
+def refresh_prices(
+    *,
+    symbols: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    trigger: str = RefreshRun.Trigger.CLI,
+    user: Any = None,
+    client: TwelveDataClient | None = None,
+    progress: Callable[[SymbolOutcome], None] | None = None,
+) -> RefreshRun:
+    """Refresh daily prices of ``symbols`` (default: every active asset) and return the run.
+
+    ``start``/``end`` override the incremental range for every symbol (``end`` defaults to
+    today, UTC). If another refresh holds the lock, returns that running run and does nothing.
+    Raises (after marking the run ``failed``) on outages, a bad API key or unexpected errors;
+    see the module docstring for everything it guarantees.
+    """
+    lock = refresh_lock()
+    if not lock.acquire(blocking=False):
+        return _running_run()
+    try:
+        _abandon_stale_runs()
+        run = RefreshRun.objects.create(
+            status=RefreshRun.Status.RUNNING,
+            trigger=trigger,
+            triggered_by=user if getattr(user, "pk", None) else None,
+            symbols=sorted(symbols) if symbols else [],
+            start_date=start,
+            end_date=end,
+            request_id=current_request_id() or "",
+        )
+        logger.info(
+            "refresh started", extra={"refresh_run": run.pk, "trigger": trigger, "symbols": symbols}
+        )
+        job = _RefreshJob(
+            run=run,
+            client=client or TwelveDataClient.from_settings(),
+            lock=lock,
+            progress=progress,
+        )
+        try:
+            job.execute(symbols=symbols, start=start, end=end)
+        except BaseException as exc:
+            job.fail(exc)
+            raise
+        return run
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            # Expired (a refresh longer than the lock timeout): another may hold it now.
+            logger.warning("refresh lock had already expired", extra={"key": lock.name})
+
+
+def _running_run() -> RefreshRun:
+    deadline = time.monotonic() + RUNNING_RUN_WAIT_SECONDS
+    while True:
+        run = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
+        if run is not None:
+            logger.info("refresh already running", extra={"refresh_run": run.pk})
+            return run
+        if time.monotonic() >= deadline:
+            raise RefreshAlreadyRunning("a refresh holds the lock but has not started its run")
+        time.sleep(0.05)
+
+
+def _abandon_stale_runs() -> None:
+    # Called with the lock held: any run still "running" belongs to a process that died.
+    stale = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).update(
+        status=RefreshRun.Status.FAILED,
+        failure="abandoned: its process stopped without finishing (lock expired)",
+        finished_at=timezone.now(),
+    )
+    if stale:
+        logger.warning("marked abandoned refresh runs failed", extra={"runs": stale})
+
+
+@dataclass
+class _Plan:
+    asset_id: int
+    symbol: str
+    vendor_symbol: str
+    fx: bool
+    start: dt.date
+    end: dt.date
+
+
+class _RefreshJob:
+    """One refresh, run inside the refresh lock."""
+
+    def __init__(
+        self,
+        *,
+        run: RefreshRun,
+        client: TwelveDataClient,
+        lock: Any,
+        progress: Callable[[SymbolOutcome], None] | None,
+    ) -> None:
+        self.run = run
+        self.client = client
+        self.lock = lock
+        self.progress = progress
+        self.total = UpsertResult()
+        self.stored: set[str] = set()
+
+    # -------------------------------------------------------------------------- outcome
+
+    def _report(self, outcome: SymbolOutcome) -> None:
+        if outcome.status == "failed":
+            self.run.errors[outcome.symbol] = redact(outcome.message)
+        elif outcome.status == "skipped" or (outcome.status == "stored" and outcome.message):
+            self.run.notes[outcome.symbol] = redact(outcome.message)
+        elif outcome.status == "deferred":
+            self.run.deferred_symbols.append(outcome.symbol)
+        if outcome.status == "stored":
+            self.stored.add(outcome.symbol)
+        if self.progress is not None:
+            self.progress(outcome)
+
+    def _save_progress(self) -> None:
+        self.run.rows_inserted = self.total.inserted
+        self.run.rows_updated = self.total.updated
+        self.run.rows_unchanged = self.total.unchanged
+        self.run.symbols_failed = len(self.run.errors)
+        self.run.save(
+            update_fields=[
+                "rows_inserted",
+                "rows_updated",
+                "rows_unchanged",
+                "symbols_failed",
+                "errors",
+                "notes",
+                "deferred_symbols",
+                "updated_at",
+            ]
+        )
+
+    def _finish(self, status: str, failure: str = "") -> None:
+        self.run.status = status
+        self.run.failure = redact(failure)
+        self.run.finished_at = timezone.now()
+        self.run.rows_inserted = self.total.inserted
+        self.run.rows_updated = self.total.updated
+        self.run.rows_unchanged = self.total.unchanged
+        self.run.symbols_failed = len(self.run.errors)
+        self.run.save()
+        logger.info(
+            "refresh finished",
+            extra={
+                "refresh_run": self.run.pk,
+                "status": status,
+                "inserted": self.total.inserted,
+                "updated": self.total.updated,
+                "unchanged": self.total.unchanged,
+                "failed": self.run.symbols_failed,
+                "deferred": len(self.run.deferred_symbols),
+            },
+        )
+        if status in (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL):
+            run = self.run
+            transaction.on_commit(lambda: refresh_finished.send(sender=RefreshRun, run=run))
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the run failed after ``exc`` stopped it; what was stored stays stored."""
+        logger.error(
+            "refresh failed",
+            extra={"refresh_run": self.run.pk, "error": redact(f"{type(exc).__name__}: {exc}")},
+        )
+        self._finish(RefreshRun.Status.FAILED, failure=f"{type(exc).__name__}: {exc}")
+
+    # -------------------------------------------------------------------------- work
+
+    def execute(
+        self, *, symbols: Sequence[str] | None, start: dt.date | None, end: dt.date | None
+    ) -> None:
+        assets_ensure(DEFAULT_UNIVERSE)
+        plans = self._plan(symbols=symbols, start=start, end=end or timezone.now().date())
+        batches = list(_batches(plans, self.client.batch_size))
+        for index, batch in enumerate(batches):
+            try:
+                self._run_batch(batch)
+            except TwelveDataDailyLimitExhausted as exc:
+                for plan in [p for later in batches[index:] for p in later]:
+                    self._report(SymbolOutcome(plan.symbol, "deferred", message=str(exc)))
+                logger.warning(
+                    "daily credits exhausted; remaining symbols deferred",
+                    extra={"refresh_run": self.run.pk, "until": exc.until.isoformat()},
+                )
+                break
+            except TwelveDataUnavailable:
+                for plan in [p for later in batches[index:] for p in later]:
+                    self._report(SymbolOutcome(plan.symbol, "deferred", message="API unavailable"))
+                raise
+            self._save_progress()
+            self.lock.extend(settings.REFRESH_LOCK_TIMEOUT_SECONDS, replace_ttl=True)
+        self._finish(self._final_status())
+
+    def _final_status(self) -> str:
+        if self.run.errors and not self.stored:
+            return RefreshRun.Status.FAILED
+        if self.run.errors or self.run.deferred_symbols:
+            return RefreshRun.Status.PARTIAL
+        return RefreshRun.Status.SUCCEEDED
+
+    def _plan(
+        self, *, symbols: Sequence[str] | None, start: dt.date | None, end: dt.date
+    ) -> list[_Plan]:
+        assets = Asset.objects.filter(is_active=True).order_by("symbol")
+        if symbols:
+            assets = assets.filter(symbol__in=symbols)
+        rows = list(assets.values_list("id", "symbol", "asset_class"))
+        for missing in sorted(set(symbols or ()) - {symbol for _, symbol, _ in rows}):
+            self._report(
+                SymbolOutcome(missing, "failed", message="no active asset with this symbol")
+            )
+        last_dates = dict(
+            Price.objects.filter(asset_id__in=[asset_id for asset_id, _, _ in rows])
+            .values("asset_id")
+            .annotate(last=Max("date"))
+            .values_list("asset_id", "last")
+        )
+        overlap = dt.timedelta(days=settings.REFRESH_OVERLAP_DAYS)
+        plans = []
+        for asset_id, symbol, asset_class in rows:
+            vendor = vendor_symbol(symbol)
+            if vendor is None:
+                self._report(
+                    SymbolOutcome(
+                        symbol,
+                        "skipped",
+                        message=(
+                            "not a TwelveData symbol (Yahoo notation); map it with "
+                            "TWELVEDATA_SYMBOL_MAP to refresh it"
+                        ),
+                    )
+                )
+                continue
+            last = last_dates.get(asset_id)
+            first = start or (last - overlap if last else settings.ASSET_DEFAULT_START)
+            if first > end:
+                self._report(SymbolOutcome(symbol, "stored", rows=0))
+                continue
+            plans.append(_Plan(asset_id, symbol, vendor, asset_class == AssetClass.FX, first, end))
+        return plans
+
+    def _run_batch(self, batch: list[_Plan]) -> None:
+        first = batch[0]
+        results = self.client.time_series(
+            [plan.vendor_symbol for plan in batch], start=first.start, end=first.end, utc=first.fx
+        )
+        frames = []
+        outcomes = []
+        for plan in batch:
+            result = results[plan.vendor_symbol]
+            if isinstance(result, SymbolError):
+                outcomes.append(SymbolOutcome(plan.symbol, "failed", message=result.message))
+                continue
+            bars = result.bars
+            note = ""
+            if plan.fx:
+                weekdays = tuple(bar for bar in bars if bar.date.weekday() not in WEEKEND)
+                if len(weekdays) != len(bars):
+                    note = f"{len(bars) - len(weekdays)} weekend FX bar(s) dropped"
+                bars = weekdays
+            frames.append(_frame(plan.asset_id, bars))
+            outcomes.append(SymbolOutcome(plan.symbol, "stored", rows=len(bars), message=note))
+        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        # One transaction per batch: committed before the next batch starts.
+        self.total += prices_upsert(rows, source=SOURCE, refresh_run_id=self.run.pk)
+        for outcome in outcomes:
+            self._report(outcome)
+
+
+def _frame(asset_id: int, bars: Iterable[DailyBar]) -> pd.DataFrame:
+    # Decimals stay Decimals (object columns) so the COPY text is exactly what was served.
+    records = [
+        (asset_id, bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume) for bar in bars
+    ]
+    return pd.DataFrame.from_records(records, columns=list(PRICE_COLUMNS)).astype(object)
+
+
+def _batches(plans: list[_Plan], size: int) -> Iterable[list[_Plan]]:
+    # A batch shares its parameters (dates, timezone), so group plans that have the same ones.
+    groups: dict[tuple[bool, dt.date, dt.date], list[_Plan]] = {}
+    for plan in plans:
+        groups.setdefault((plan.fx, plan.start, plan.end), []).append(plan)
+    for key in sorted(groups):
+        group = groups[key]
+        for offset in range(0, len(group), size):
+            yield group[offset : offset + size]

@@ -30,10 +30,10 @@ def emit(figures: Iterable[Figure]) -> None:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    import django  # noqa: PLC0415
+    import django
 
     django.setup()
-    from bench.database import benchmark_database  # noqa: PLC0415
+    from bench.database import benchmark_database
 
     selected = argv or list(BENCHMARK_MODULES)
     with benchmark_database():

@@ -1,8 +1,9 @@
-"""Read closes straight into a dates × assets matrix (the engine's input), in one COPY.
+"""Read closes straight into a dates × assets matrix (the engine's input).
 
-The rows come out of PostgreSQL as binary COPY (fixed-width: bigint asset id, date, float8
-close) and are decoded by numpy in one vectorised step — no Python object per row, which is
-what keeps a 500-asset × 20-year load to a fraction of a second.
+PostgreSQL packs each asset's dates and closes into two binary strings (``int4send`` /
+``float8send`` aggregated with ``string_agg``), so one row per asset crosses the wire instead of
+one per price, and numpy decodes each string in one vectorised step. This keeps a 500-asset ×
+20-year load (2.5 M prices) to about the time the server needs to scan them.
 """
 
 from __future__ import annotations
@@ -12,31 +13,20 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 
-# PostgreSQL binary COPY: 11-byte signature, int32 flags, int32 header-extension length.
-_HEADER_BYTES = 19
-_TRAILER_BYTES = 2  # int16 -1
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
-# Per tuple: int16 field count, then (int32 length, value) per field, all big-endian.
-_ROW_DTYPE = np.dtype(
-    [
-        ("field_count", ">i2"),
-        ("asset_len", ">i4"),
-        ("asset_id", ">i8"),
-        ("date_len", ">i4"),
-        ("date", ">i4"),
-        ("close_len", ">i4"),
-        ("close", ">f8"),
-    ]
-)
+AGGREGATION_WORK_MEM = "256MB"
 
-_COPY_SQL = """
-COPY (
-    SELECT asset_id::int8, date, close::float8
-    FROM market_price
-    WHERE asset_id = ANY(%s) AND date >= %s AND date <= %s
-) TO STDOUT (FORMAT binary)
+# Both aggregates see the group's rows in the same order, so dates and closes stay paired;
+# the order itself does not matter because values are placed by date below.
+_PACKED_CLOSES_SQL = """
+SELECT asset_id,
+       string_agg(int4send(date - DATE '2000-01-01'), ''::bytea),
+       string_agg(float8send(close::float8), ''::bytea)
+FROM market_price
+WHERE asset_id = ANY(%s) AND date >= %s AND date <= %s
+GROUP BY asset_id
 """
 
 
@@ -54,23 +44,26 @@ def closes_matrix(
     ids = [int(asset_id) for asset_id in asset_ids]
     start = start or datetime.date(1900, 1, 1)
     end = end or datetime.date(9999, 12, 31)
-    buffer = bytearray()
-    # The raw psycopg cursor: Django's debug wrapper's copy() takes no parameters.
-    with connection.cursor() as cursor, cursor.cursor.copy(_COPY_SQL, [ids, start, end]) as copy:
-        for chunk in copy:
-            buffer += chunk
-    body = memoryview(buffer)[_HEADER_BYTES : len(buffer) - _TRAILER_BYTES]
-    rows = np.frombuffer(body, dtype=_ROW_DTYPE)
-    if rows.size and not (rows["field_count"] == 3).all():
-        raise RuntimeError("unexpected binary COPY layout for the price matrix")
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The per-asset aggregation holds a few bytes per price: give it memory so that it
+        # does not spill to disk (default work_mem is 4 MB).
+        cursor.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")
+        cursor.execute(_PACKED_CLOSES_SQL, [ids, start, end])
+        packed = cursor.fetchall()
 
-    day_numbers, row_positions = np.unique(rows["date"], return_inverse=True)
-    id_order = np.asarray(ids, dtype=np.int64)
-    sorter = np.argsort(id_order)
-    column_positions = sorter[
-        np.searchsorted(id_order, rows["asset_id"].astype(np.int64), sorter=sorter)
-    ]
+    column_of = {asset_id: position for position, asset_id in enumerate(ids)}
+    day_parts, close_parts, column_parts = [], [], []
+    for asset_id, packed_days, packed_closes in packed:
+        days = np.frombuffer(packed_days, dtype=">i4")
+        day_parts.append(days)
+        close_parts.append(np.frombuffer(packed_closes, dtype=">f8"))
+        column_parts.append(np.full(days.size, column_of[asset_id], dtype=np.int64))
+    if not packed:
+        return pd.DataFrame(index=pd.DatetimeIndex([]), columns=ids, dtype=float)
+
+    all_days = np.concatenate(day_parts)
+    day_numbers, row_positions = np.unique(all_days, return_inverse=True)
     matrix = np.full((day_numbers.size, len(ids)), np.nan)
-    matrix[row_positions, column_positions] = rows["close"].astype(np.float64)
+    matrix[row_positions, np.concatenate(column_parts)] = np.concatenate(close_parts)
     dates = pd.DatetimeIndex(_PG_EPOCH + day_numbers.astype("timedelta64[D]"))
     return pd.DataFrame(matrix, index=dates, columns=ids)

@@ -112,11 +112,20 @@ class IndexRun(TimeStampedModel):
         return f"{self.index_id} run #{self.pk} ({self.status})"
 
 
+# IndexValue and Allocation are written only by ``portfolio.services`` in bulk (hundreds of
+# thousands of rows per run), inside the transaction that creates their run, after a set-based
+# check of the asset ids. Per-row foreign-key triggers would cost more than the rest of the
+# computation together, so these references are not enforced by the database
+# (``db_constraint=False``); runs and assets are never hard-deleted in normal operation.
+
+
 class IndexValue(models.Model):
     """The index level of one run on one trading date."""
 
     pk = models.CompositePrimaryKey("run", "date")
-    run = models.ForeignKey(IndexRun, on_delete=models.CASCADE, related_name="values")
+    run = models.ForeignKey(
+        IndexRun, on_delete=models.CASCADE, related_name="values", db_constraint=False
+    )
     date = models.DateField()
     level = models.FloatField()
 
@@ -131,9 +140,13 @@ class Allocation(models.Model):
     """Target weight of one asset set at the close of a rebalance date (non-zero weights only)."""
 
     pk = models.CompositePrimaryKey("run", "rebalance_date", "asset")
-    run = models.ForeignKey(IndexRun, on_delete=models.CASCADE, related_name="allocations")
+    run = models.ForeignKey(
+        IndexRun, on_delete=models.CASCADE, related_name="allocations", db_constraint=False
+    )
     rebalance_date = models.DateField()
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="allocations")
+    asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="allocations", db_constraint=False
+    )
     weight = models.FloatField()
 
     class Meta:

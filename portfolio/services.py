@@ -8,7 +8,6 @@ the previously published run serving: readers never see a half-written computati
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -16,11 +15,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
 from market.price_matrix import closes_matrix
@@ -32,7 +33,6 @@ from .models import Index, IndexRun
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str], None]
-COPY_CHUNK_ROWS = 200_000
 
 
 class _Timer:
@@ -50,42 +50,49 @@ class _Timer:
             self.seconds[name] = round(time.perf_counter() - started, 4)
 
 
-def _copy_frame(table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> None:
-    """COPY a DataFrame (columns in ``columns`` order) into ``table`` in CSV chunks."""
-    column_list = ", ".join(columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT csv)") as copy,
-    ):
-        for start in range(0, len(frame), COPY_CHUNK_ROWS):
-            buffer = io.StringIO()
-            frame.iloc[start : start + COPY_CHUNK_ROWS].to_csv(
-                buffer, header=False, index=False, float_format="%.17g", date_format="%Y-%m-%d"
-            )
-            copy.write(buffer.getvalue())
+def _copy_rows(table: str, columns: tuple[tuple[str, npt.ArrayLike, PgType], ...]) -> None:
+    """Binary-COPY equally long columns into ``table`` (a seam tests use to inject failures)."""
+    payload = binary_copy_payload([(values, pg_type) for _, values, pg_type in columns])
+    copy_binary(table, [name for name, _, _ in columns], payload)
 
 
 def index_run_store_results(*, run: IndexRun, result: IndexResult) -> None:
-    """Bulk-write the run's levels and non-zero target weights. Called in a transaction."""
-    levels = pd.DataFrame(
-        {"run_id": run.pk, "date": result.levels.index, "level": result.levels.to_numpy()}
+    """Bulk-write the run's levels and non-zero target weights. Called in a transaction.
+
+    Allocations reference assets without a database foreign key (see ``Allocation``); the
+    engine's columns are the universe's asset ids read from the database in the same run, and
+    one set-based query checks that before anything is written.
+    """
+    run_ids = np.full(len(result.levels), run.pk, dtype=np.int64)
+    _copy_rows(
+        "portfolio_indexvalue",
+        (
+            ("run_id", run_ids, "int8"),
+            ("date", result.levels.index.to_numpy(dtype="datetime64[D]"), "date"),
+            ("level", result.levels.to_numpy(dtype=np.float64), "float8"),
+        ),
     )
-    _copy_frame("portfolio_indexvalue", ("run_id", "date", "level"), levels)
-    weight_matrix = result.weights.to_numpy()
+    weight_matrix = result.weights.to_numpy(dtype=np.float64)
     rows, columns = np.nonzero(weight_matrix > 0)
-    weights = pd.DataFrame(
-        {
-            "run_id": run.pk,
-            "rebalance_date": result.weights.index[rows],
-            "asset_id": result.weights.columns[columns],
-            "weight": weight_matrix[rows, columns],
-        }
-    )
-    _copy_frame(
+    asset_ids = result.weights.columns.to_numpy(dtype=np.int64)
+    _ensure_assets_exist(asset_ids[np.unique(columns)])
+    _copy_rows(
         "portfolio_allocation",
-        ("run_id", "rebalance_date", "asset_id", "weight"),
-        weights,
+        (
+            ("run_id", np.full(rows.size, run.pk, dtype=np.int64), "int8"),
+            ("rebalance_date", result.weights.index.to_numpy(dtype="datetime64[D]")[rows], "date"),
+            ("asset_id", asset_ids[columns], "int8"),
+            ("weight", weight_matrix[rows, columns], "float8"),
+        ),
     )
+
+
+def _ensure_assets_exist(asset_ids: npt.NDArray[np.int64]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM market_asset WHERE id = ANY(%s)", [asset_ids.tolist()])
+        (found,) = cursor.fetchone()
+    if found != asset_ids.size:
+        raise ValueError("allocation references an asset that does not exist")
 
 
 @transaction.atomic

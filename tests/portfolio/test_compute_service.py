@@ -87,16 +87,16 @@ def test_failure_halfway_keeps_the_previous_run_published_and_hides_partial_valu
     visible_before = list(
         selectors.index_values_published(index=autoindex).values_list("date", "level")
     )
-    real_copy = services._copy_frame
+    real_copy = services._copy_rows
     calls = []
 
-    def copy_then_fail_on_allocations(table, columns, frame):
+    def copy_then_fail_on_allocations(table, columns):
         calls.append(table)
         if table == "portfolio_allocation":
             raise RuntimeError("disk full while writing allocations")
-        real_copy(table, columns, frame)
+        real_copy(table, columns)
 
-    monkeypatch.setattr(services, "_copy_frame", copy_then_fail_on_allocations)
+    monkeypatch.setattr(services, "_copy_rows", copy_then_fail_on_allocations)
 
     with pytest.raises(RuntimeError, match="disk full"):
         services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)

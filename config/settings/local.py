@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import *
+from .base import *  # noqa: F403
 from .base import database_settings, env, redis_settings
 from .embedded import database_config, redis_url
 

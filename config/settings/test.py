@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .base import *
+from .base import *  # noqa: F403
 from .base import database_settings, redis_settings
 from .embedded import database_config, redis_url
 
 DEBUG = False
-SECRET_KEY = "test-only-not-secret-autoindex-0123456789-abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = "test-only-not-secret-autoindex-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -17,7 +17,11 @@ app.autodiscover_tasks()
 @task_prerun.connect
 @task_postrun.connect
 def close_stale_connections(**_: object) -> None:
-    """Return connections to the pool around each task (Celery bypasses request signals)."""
-    from django.db import close_old_connections
+    """Return connections to the pool around each task (Celery bypasses request signals).
 
-    close_old_connections()
+    A task executed eagerly inside a caller's transaction keeps that connection.
+    """
+    from django.db import close_old_connections, connection
+
+    if not connection.in_atomic_block:
+        close_old_connections()

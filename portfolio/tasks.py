@@ -46,7 +46,9 @@ def compute_index(
         ):
             return {"index": index.slug, "skipped": "already computed for this refresh"}
         user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-        refresh_run = RefreshRun.objects.filter(pk=refresh_run_id).first()
+        refresh_run = (
+            RefreshRun.objects.filter(pk=refresh_run_id).first() if refresh_run_id else None
+        )
         run = compute_index_run(index=index, trigger=trigger, user=user, refresh_run=refresh_run)
     finally:
         if token is not None:

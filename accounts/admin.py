@@ -1,7 +1,13 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
-from .models import User
+from core.throttling import client_ip
+
+from .models import AuditEvent, User
+from .services import role_changes_audit
 
 
 @admin.register(User)
@@ -21,3 +27,46 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Roles are groups, saved with the form's many-to-many data: compare before and after
+        # so every role assignment made in the admin is audited.
+        user = form.instance
+        before = set(user.groups.values_list("name", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = set(user.groups.values_list("name", flat=True))
+        role_changes_audit(
+            user=user, before=before, after=after, actor=request.user, ip=client_ip(request)
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only (no add, change or delete, even for superusers)."""
+
+    list_display = ["created_at", "action", "actor_email", "target_type", "target_repr", "ip"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_email", "target_repr", "target_id", "request_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor"]
+    readonly_fields = [
+        "created_at",
+        "action",
+        "actor",
+        "actor_email",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "ip",
+        "request_id",
+        "details",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

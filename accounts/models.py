@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -62,3 +64,76 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event: who did what to which object, from where, when.
+
+    Append-only: rows are written by ``accounts.services.audit_record`` and never changed or
+    deleted by the application (the admin is read-only; ``save()`` refuses updates and the
+    queryset refuses bulk ``update()``/``delete()``). ``actor_email`` keeps the actor readable
+    after the user row is gone.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN_SUCCEEDED = "auth.login_succeeded", "Login succeeded"
+        LOGIN_FAILED = "auth.login_failed", "Login failed"
+        LOGOUT = "auth.logout", "Logout"
+        TOKEN_REFRESHED = "auth.token_refreshed", "Token refreshed"
+        TOKEN_REUSE = "auth.token_reuse", "Rotated refresh token reused"
+        RATE_LIMITED = "auth.rate_limited", "Brute-force limit hit"
+        REGISTERED = "auth.registered", "User registered"
+        ROLE_CHANGED = "accounts.role_changed", "Roles changed"
+        ASSET_CREATED = "market.asset_created", "Asset created"
+        ASSET_UPDATED = "market.asset_updated", "Asset updated"
+        ASSET_DELETED = "market.asset_deleted", "Asset deleted"
+        ASSET_RESTORED = "market.asset_restored", "Asset restored"
+        REFRESH_TRIGGERED = "market.refresh_triggered", "Market refresh triggered"
+        STRATEGY_CHANGED = "strategy.changed", "Strategy changed"
+        COMPUTE_TRIGGERED = "portfolio.compute_triggered", "Index compute triggered"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not a choices-restricted field: other apps may record actions added after this model.
+    action = models.CharField(max_length=64, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=100, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects: ClassVar[models.Manager[AuditEvent]] = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["actor", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_email or '-'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")

@@ -1,12 +1,22 @@
-"""Account writes."""
+"""Account writes: demo admin, registration, role changes and the audit log."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
+from typing import Any
 
-from django.db import transaction
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group, update_last_login
+from django.db import models, transaction
 
-from .models import User
+from core.errors import ApplicationError
+from core.request_context import current_request_id
+from core.throttling import client_ip
+
+from .models import AuditEvent, User
+from .roles import Role, forget_cached_role
+from .tokens import TokenPair, token_pair_issue
 
 DEMO_ADMIN_EMAIL = "admin@autoindex.local"
 
@@ -23,3 +33,146 @@ def demo_admin_ensure(*, email: str = DEMO_ADMIN_EMAIL) -> tuple[User, str | Non
         return existing, None
     password = secrets.token_urlsafe(12)
     return User.objects.create_superuser(email=email, password=password), password
+
+
+# AUDIT LOG
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    target: models.Model | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    actor_email: str | None = None,
+) -> AuditEvent:
+    """Append one audit event; returns it. Never updates or deletes anything.
+
+    ``actor`` may be a user, ``None`` or an anonymous user (recorded as no actor);
+    ``actor_email`` overrides the recorded e-mail (a failed login records the attempted one).
+    ``request_id`` defaults to the id of the request being served. Runs in the caller's
+    transaction, so an audited change and its event commit (or roll back) together.
+    ``details`` must be JSON-serialisable (dates and decimals are fine); never put secrets
+    or tokens in it.
+    """
+    user = actor if (actor is not None and getattr(actor, "is_authenticated", False)) else None
+    target_type = target_id = target_repr = ""
+    if target is not None:
+        target_type = target._meta.label_lower
+        target_id = str(target.pk)
+        target_repr = str(target)[:200]
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        actor_email=(actor_email if actor_email is not None else (user.email if user else ""))[
+            :254
+        ],
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        ip=ip or None,
+        request_id=request_id or current_request_id() or "",
+        details=details or {},
+    )
+
+
+def audit_from_request(
+    request: Any,
+    *,
+    action: str,
+    target: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    actor_email: str | None = None,
+) -> AuditEvent:
+    """:func:`audit_record` with the actor (unless given), IP and request id of ``request``."""
+    return audit_record(
+        action=action,
+        actor=actor if actor is not None else getattr(request, "user", None),
+        target=target,
+        ip=client_ip(request),
+        details=details,
+        request_id=getattr(request, "request_id", None),
+        actor_email=actor_email,
+    )
+
+
+# USERS AND ROLES
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
+    """Create an active, non-staff user with the viewer role.
+
+    Preconditions: the password passed Django's validators and the e-mail is not taken
+    (the input serializer checks both; the database constraint still rejects a race).
+    """
+    user = User.objects.create_user(
+        email=email, password=password, first_name=first_name, last_name=last_name
+    )
+    user.groups.add(Group.objects.get_or_create(name=Role.VIEWER.value)[0])
+    forget_cached_role(user)
+    return user
+
+
+def role_changes_audit(
+    *,
+    user: User,
+    before: Iterable[str],
+    after: Iterable[str],
+    actor: Any,
+    ip: str | None = None,
+) -> AuditEvent | None:
+    """Record a change of ``user``'s groups (role assignment); nothing when unchanged."""
+    before_set, after_set = set(before), set(after)
+    if before_set == after_set:
+        return None
+    forget_cached_role(user)
+    return audit_record(
+        action=AuditEvent.Action.ROLE_CHANGED,
+        actor=actor,
+        target=user,
+        ip=ip,
+        details={
+            "added": sorted(after_set - before_set),
+            "removed": sorted(before_set - after_set),
+            "groups": sorted(after_set),
+        },
+    )
+
+
+# SIGN-IN
+
+
+def login_with_password(*, request: Any, email: str, password: str) -> tuple[User, TokenPair]:
+    """Check e-mail + password and issue a token pair; every outcome is audited.
+
+    Preconditions: the caller already counted the attempt against the brute-force limits.
+    Raises :class:`InvalidCredentialsError` (401, the same answer for an unknown e-mail, a wrong
+    password and an inactive user, so accounts cannot be enumerated).
+    """
+    user = authenticate(getattr(request, "_request", request), email=email, password=password)
+    if not isinstance(user, User):
+        audit_from_request(
+            request,
+            action=AuditEvent.Action.LOGIN_FAILED,
+            actor_email=email.lower(),
+            details={"reason": "invalid-credentials"},
+        )
+        raise InvalidCredentialsError("E-mail or password is incorrect.")
+    with transaction.atomic():
+        pair = token_pair_issue(user=user)
+        update_last_login(type(user), user)
+        audit_from_request(request, action=AuditEvent.Action.LOGIN_SUCCEEDED, actor=user)
+    return user, pair
+
+
+class InvalidCredentialsError(ApplicationError):
+    code = "invalid-credentials"
+    status_code = 401
+    title = "Invalid credentials"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})

@@ -9,15 +9,17 @@ SQL reaches a client: unexpected exceptions become a generic 500 and are logged 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.http import http_date
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from .request_context import current_request_id
 
@@ -34,10 +36,18 @@ class ApplicationError(Exception):
     status_code: int = status.HTTP_400_BAD_REQUEST
     title = "Request could not be processed"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        # Response headers the client needs to act on the error (e.g. ``Retry-After``).
+        self.headers = headers or {}
 
 
 class UnprocessableError(ApplicationError):
@@ -50,6 +60,29 @@ class ConflictError(ApplicationError):
     code = "conflict"
     status_code = status.HTTP_409_CONFLICT
     title = "Conflict with the current state"
+
+
+class RateLimitedError(ApplicationError):
+    """Too many attempts; ``Retry-After`` says when the window ends."""
+
+    code = "rate-limited"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, extra: dict[str, Any] | None = None):
+        super().__init__(detail, extra=extra, headers={"Retry-After": str(max(retry_after, 1))})
+        self.retry_after = max(retry_after, 1)
+
+
+class ServiceUnavailableError(ApplicationError):
+    """A dependency the request cannot safely go without is down (fail closed)."""
+
+    code = "service-unavailable"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    title = "Service temporarily unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 30) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 def problem_body(
@@ -109,7 +142,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             instance=instance,
             **exc.extra,
         )
-        return _problem_response(body, exc.status_code)
+        problem = _problem_response(body, exc.status_code)
+        for header, value in exc.headers.items():
+            problem[header] = value
+        return problem
+
+    # Imported here: throttle classes (imported while rest_framework.views loads) import this
+    # module, so a module-level import of rest_framework.views would be circular.
+    from rest_framework.views import exception_handler
 
     response = exception_handler(exc, context)
     if response is None:
@@ -182,6 +222,25 @@ __all__ = [
     "ConflictError",
     "Http404",
     "PermissionDenied",
+    "RateLimitedError",
+    "ServiceUnavailableError",
     "UnprocessableError",
     "problem_exception_handler",
 ]
+
+
+def api_v1_gone_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """``/api/v1/…``: reserved for the MVP's clients; answers 410 until compatibility lands.
+
+    ``Deprecation`` (RFC 9745, the moment v1 was deprecated), ``Sunset`` (RFC 8594, when it
+    stops for good: ``API_V1_SUNSET``) and a ``Link`` to the successor version.
+    """
+    response = _django_problem(
+        request, 410, "api-version-gone", "API v1 is not served. Use /api/v2/."
+    )
+    deprecated_at = datetime.fromisoformat(settings.API_V1_DEPRECATED_AT)
+    sunset = datetime.fromisoformat(settings.API_V1_SUNSET)
+    response["Deprecation"] = f"@{int(deprecated_at.timestamp())}"
+    response["Sunset"] = http_date(sunset.timestamp())
+    response["Link"] = '</api/v2/>; rel="successor-version"'
+    return response

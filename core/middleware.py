@@ -1,10 +1,13 @@
-"""Request-id middleware: accept a well-formed ``X-Request-ID`` or generate one, echo it back."""
+"""Request-id middleware (accept a well-formed ``X-Request-ID`` or generate one, echo it back)
+and the Content-Security-Policy middleware."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from .request_context import REQUEST_ID_HEADER, accept_or_generate, request_id_var
 
@@ -22,3 +25,27 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp with per-path additions (``CONTENT_SECURITY_POLICY_PATH_UPDATES``).
+
+    The base policy (``CONTENT_SECURITY_POLICY``) is strict; a few HTML pages need a little
+    more (the admin and Swagger UI ship inline ``<style>`` blocks). Additions are keyed by
+    path prefix and merged like ``@csp_update``; a view's own decorator still wins.
+    """
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if report_only or parts.update is not None:
+            return parts
+        updates: dict[str, dict[str, list[str]]] = getattr(
+            settings, "CONTENT_SECURITY_POLICY_PATH_UPDATES", {}
+        )
+        for prefix, update in updates.items():
+            if request.path_info.startswith(prefix):
+                parts.update = update
+                break
+        return parts

@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 
 from accounts.models import User
-from market.models import Asset, AssetClass, Price
+from market.models import Asset, AssetClass, Price, RefreshRun
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -45,3 +45,47 @@ class PriceFactory(factory.django.DjangoModelFactory[Price]):
     close = Decimal("100.5")
     volume = 1_000_000
     source = "test"
+
+
+# API: users with a role (groups created by accounts/migrations/0003_roles; get_or_create
+# keeps the factories working after a transactional test flushed the database).
+
+
+def _with_role(role: str) -> factory.PostGeneration:
+    def add_role(user: User, create: bool, extracted: object, **kwargs: object) -> None:
+        from django.contrib.auth.models import Group
+
+        if create:
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+
+    return factory.PostGeneration(add_role)
+
+
+class ViewerFactory(UserFactory):
+    class Meta:
+        skip_postgeneration_save = True
+
+    role = _with_role("viewer")
+
+
+class AnalystFactory(UserFactory):
+    class Meta:
+        skip_postgeneration_save = True
+
+    role = _with_role("analyst")
+
+
+class AdminRoleFactory(UserFactory):
+    class Meta:
+        skip_postgeneration_save = True
+
+    role = _with_role("admin")
+
+
+class RefreshRunFactory(factory.django.DjangoModelFactory[RefreshRun]):
+    class Meta:
+        model = RefreshRun
+
+    status = RefreshRun.Status.SUCCEEDED
+    trigger = RefreshRun.Trigger.API
+    symbols = factory.LazyFunction(lambda: ["AAPL"])

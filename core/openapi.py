@@ -1,0 +1,134 @@
+"""OpenAPI building blocks: every error response is documented as ``application/problem+json``.
+
+:class:`ProblemAutoSchema` (the project's ``DEFAULT_SCHEMA_CLASS``) adds the problem responses an
+operation can produce to whatever the view declares — 400 when it takes parameters or a body,
+401/403 when it needs authentication, 404 for a path parameter or a paginated list, 415 for a
+body, 429 when it is throttled, 500 always — so a new endpoint is documented correctly without
+repeating them. Views declare anything else (409, 422, 503, or 401 on a public login endpoint)
+with :func:`problem_responses` inside ``@extend_schema(responses=...)``.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from .errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+
+PROBLEM_DESCRIPTIONS: dict[int, tuple[str, str]] = {
+    # status: (problem code, what it means for this API)
+    400: ("invalid", "The request has invalid fields or parameters; see `errors`."),
+    401: ("not-authenticated", "Missing, expired or invalid credentials."),
+    403: ("permission-denied", "Authenticated, but the role does not allow this."),
+    404: ("not-found", "No such resource (or page / cursor)."),
+    405: ("method-not-allowed", "The method is not allowed on this resource."),
+    409: ("conflict", "Conflicts with the current state of the resource."),
+    410: ("gone", "This API version is no longer served."),
+    415: ("unsupported-media-type", "Send `application/json`."),
+    422: ("unprocessable", "Valid, but cannot be processed in the current state."),
+    429: ("throttled", "Too many requests; retry after `Retry-After` seconds."),
+    500: ("server-error", "Unexpected error; quote `request_id` when reporting it."),
+    503: ("service-unavailable", "A required dependency is down; retry after `Retry-After`."),
+}
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What is wrong with this field.")
+    pointer = serializers.CharField(help_text="JSON pointer to the field, e.g. `#/email`.")
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, with the request id and per-field errors."""
+
+    type = serializers.CharField(help_text="URI identifying the problem type (stable).")
+    title = serializers.CharField(help_text="Short summary of the problem type.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(allow_blank=True, help_text="What went wrong this time.")
+    instance = serializers.CharField(allow_null=True, help_text="The request path.")
+    request_id = serializers.CharField(
+        allow_null=True, help_text="The X-Request-ID of this request, for support."
+    )
+    errors = ProblemFieldErrorSerializer(  # type: ignore[assignment]  # a field, not .errors
+        many=True, required=False, help_text="Per-field validation errors (400 only)."
+    )
+
+
+def problem_example(status_code: int, *, path: str = "/api/v2/...") -> dict[str, Any]:
+    code, detail = PROBLEM_DESCRIPTIONS.get(status_code, ("error", ""))
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "instance": path,
+        "request_id": "3f2b7c1e9a4d4e0f8b6a5c4d3e2f1a0b",
+    }
+    if status_code == 400:
+        body["errors"] = [{"detail": "This field is required.", "pointer": "#/email"}]
+    return body
+
+
+def problem_response(status_code: int, description: str | None = None) -> OpenApiResponse:
+    return OpenApiResponse(
+        response=ProblemSerializer,
+        description=description or PROBLEM_DESCRIPTIONS.get(status_code, ("", ""))[1],
+        examples=[
+            OpenApiExample(
+                f"problem-{status_code}",
+                value=problem_example(status_code),
+                status_codes=[str(status_code)],
+                media_type=PROBLEM_CONTENT_TYPE,
+                response_only=True,
+            )
+        ],
+    )
+
+
+def problem_responses(
+    *status_codes: int, **descriptions: str
+) -> dict[tuple[int, str], OpenApiResponse]:
+    """``@extend_schema(responses={200: Out, **problem_responses(409, 422)})``.
+
+    ``descriptions`` override the default text per status, keyed ``s409="..."``.
+    """
+    return {
+        (code, PROBLEM_CONTENT_TYPE): problem_response(code, descriptions.get(f"s{code}"))
+        for code in status_codes
+    }
+
+
+class ProblemAutoSchema(AutoSchema):
+    """drf-spectacular schema that documents the problem responses every operation can give."""
+
+    def _implicit_problem_statuses(self) -> set[int]:
+        statuses = {500}
+        has_body = self.method in {"POST", "PUT", "PATCH"}
+        if has_body:
+            statuses |= {400, 415}
+        if self._get_parameters():
+            statuses.add(400)
+        if "{" in self.path:
+            statuses.add(404)
+        if self.method == "GET" and self._is_list_view() and self._get_paginator():
+            statuses |= {400, 404}
+        permissions = self.view.get_permissions()
+        if any(not isinstance(permission, AllowAny) for permission in permissions):
+            statuses |= {401, 403}
+        if self.view.get_throttles():
+            statuses.add(429)
+        return statuses
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        for status_code in sorted(self._implicit_problem_statuses()):
+            if str(status_code) in responses:
+                continue
+            responses[str(status_code)] = self._get_response_for_code(
+                problem_response(status_code), str(status_code), [PROBLEM_CONTENT_TYPE], direction
+            )
+        return dict(sorted(responses.items()))

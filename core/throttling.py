@@ -1,0 +1,176 @@
+"""Client identity, DRF throttles that fail open, and brute-force limits that fail closed.
+
+Two different promises:
+
+- API throttles (DRF) protect capacity. When Redis is down they let requests through: the
+  ``default`` cache alias swallows (and logs) Redis errors, and any error that still escapes is
+  logged here. An outage must not take the whole API down with it.
+- Brute-force limits (django-ratelimit on the ``strict`` alias, ``RATELIMIT_USE_CACHE``) protect
+  credentials. When the counter cannot be read or written the request is refused with 503 and
+  ``Retry-After``: a guard that silently switches off is worse than a short outage of login.
+
+The client address comes from ``X-Forwarded-For`` only behind ``TRUSTED_PROXY_COUNT`` proxies
+that append to it; anything a client puts in the header itself is ignored, so a spoofed header
+cannot move a client to a fresh counter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+from .errors import RateLimitedError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+CACHE_ERRORS: tuple[type[BaseException], ...] = (RedisError, ConnectionInterrupted, OSError)
+# How long a client should wait when the brute-force counter store is down.
+LIMITER_DOWN_RETRY_AFTER_S = 30
+
+
+def client_ip(request: HttpRequest | Request) -> str:
+    """The address of the client as seen by the first trusted proxy (or directly).
+
+    With ``TRUSTED_PROXY_COUNT = n`` the n-th address from the right of ``X-Forwarded-For`` is
+    the one the outermost trusted proxy saw; entries further left are client-supplied and
+    ignored. A header with fewer entries than trusted proxies did not come through them, so
+    ``REMOTE_ADDR`` is used.
+    """
+    meta = request.META
+    remote_addr = str(meta.get("REMOTE_ADDR") or "unknown")
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    if proxies <= 0:
+        return remote_addr
+    forwarded = [part.strip() for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < proxies:
+        return remote_addr
+    return forwarded[-proxies]
+
+
+class FailOpenThrottleMixin:
+    """Counters on ``API_THROTTLE_CACHE``; a cache error lets the request through (logged)."""
+
+    scope: str | None
+    cache: Any
+
+    def __init__(self) -> None:
+        self.cache = caches[getattr(settings, "API_THROTTLE_CACHE", "default")]
+        super().__init__()
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
+
+    def get_rate(self) -> str | None:
+        # Read at call time (DRF reads the rates once at import), so settings overrides apply.
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return str(rate) if rate else None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)  # type: ignore[misc]
+        except CACHE_ERRORS:
+            logger.warning("throttle cache unavailable; failing open", exc_info=True)
+            return True
+
+
+class FailOpenScopedRateThrottle(FailOpenThrottleMixin, ScopedRateThrottle):
+    """Per-scope throttle (``throttle_scope`` on the view, e.g. ``simulation``), per user or IP."""
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.user and request.user.is_authenticated:
+            ident = str(request.user.pk)
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        # ScopedRateThrottle resolves the scope from the view before counting.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            return SimpleRateThrottle.allow_request(self, request, view)
+        except CACHE_ERRORS:
+            logger.warning("throttle cache unavailable; failing open", exc_info=True)
+            return True
+
+
+@dataclass(frozen=True)
+class BruteForceLimit:
+    """One counter: ``name`` for logs/audit, ``rate`` like ``"5/15m"``, ``value`` to count by."""
+
+    name: str
+    rate: str
+    value: str
+
+
+class BruteForceLimited(RateLimitedError):
+    """Raised by :func:`brute_force_check`; ``limit`` names the counter, ``first_block`` is true
+    for the first refused attempt of a window (audit that one, not every retry)."""
+
+    def __init__(self, *, limit: str, retry_after: int, first_block: bool) -> None:
+        super().__init__("Too many attempts. Try again later.", retry_after=retry_after, extra={})
+        self.limit = limit
+        self.first_block = first_block
+
+
+def brute_force_check(
+    request: HttpRequest | Request, *, group: str, limits: Sequence[BruteForceLimit]
+) -> None:
+    """Count this attempt against every limit; raise if one is exceeded or cannot be counted.
+
+    Raises :class:`BruteForceLimited` (429 with ``Retry-After``) or
+    :class:`~core.errors.ServiceUnavailableError` (503) when the counter store is down —
+    never lets an attempt through uncounted. Counter keys are hashed (no e-mail in Redis).
+    """
+    django_request = getattr(request, "_request", request)
+    for limit in limits:
+        try:
+            usage = get_usage(
+                django_request,
+                group=f"{group}:{limit.name}",
+                key=lambda _group, _request, value=limit.value: value,
+                rate=limit.rate,
+                increment=True,
+            )
+        except CACHE_ERRORS:
+            logger.error("brute-force limiter unavailable; refusing", extra={"group": group})
+            raise ServiceUnavailableError(
+                "Temporarily unavailable: attempts cannot be counted. Try again shortly.",
+                retry_after=LIMITER_DOWN_RETRY_AFTER_S,
+            ) from None
+        if usage is None:  # RATELIMIT_ENABLE=False
+            continue
+        if usage["limit"] == 0 and usage["time_left"] == -1:
+            # django-ratelimit's "could not read the counter" answer (a fail-soft cache).
+            logger.error("brute-force limiter unavailable; refusing", extra={"group": group})
+            raise ServiceUnavailableError(
+                "Temporarily unavailable: attempts cannot be counted. Try again shortly.",
+                retry_after=LIMITER_DOWN_RETRY_AFTER_S,
+            )
+        if usage["should_limit"]:
+            raise BruteForceLimited(
+                limit=limit.name,
+                retry_after=int(usage["time_left"]),
+                first_block=usage["count"] == usage["limit"] + 1,
+            )

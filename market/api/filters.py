@@ -1,0 +1,43 @@
+"""Query filters of the market endpoints (django-filter)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from market.models import Asset, AssetClass, Price, RefreshRun
+
+
+class AssetFilter(django_filters.FilterSet):
+    sector = django_filters.CharFilter(lookup_expr="iexact", help_text="Sector, any case.")
+    asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices)
+    is_active = django_filters.BooleanFilter()
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=100, help_text="Part of the symbol or the name."
+    )
+
+    class Meta:
+        model = Asset
+        fields = ["sector", "asset_class", "is_active", "search"]
+
+    def filter_search(self, queryset: QuerySet[Asset], name: str, value: str) -> QuerySet[Asset]:
+        return queryset.filter(Q(symbol__icontains=value) | Q(name__icontains=value))
+
+
+class PriceFilter(django_filters.FilterSet):
+    start = django_filters.DateFilter(field_name="date", lookup_expr="gte", help_text="From.")
+    end = django_filters.DateFilter(field_name="date", lookup_expr="lte", help_text="To.")
+
+    class Meta:
+        model = Price
+        fields = ["start", "end"]
+
+
+class RefreshRunFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=RefreshRun.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=RefreshRun.Trigger.choices)
+    request_id = django_filters.CharFilter(max_length=128)
+
+    class Meta:
+        model = RefreshRun
+        fields = ["status", "trigger", "request_id"]

@@ -1,0 +1,78 @@
+"""Enqueue a market refresh from the API.
+
+NOTE (coordination): the refresh service (``market.services.refresh_prices``) creates its
+``RefreshRun`` when a worker starts the job, and no ``market.services.refresh_request``
+(create the run now, enqueue it) exists yet. Until it does, the API creates nothing itself: it
+enqueues ``market.tasks.refresh_market_data`` after the surrounding transaction commits and
+returns the request id, which the run records (``RefreshRun.request_id``) so a client finds
+it with ``GET jobs/refresh/?request_id=…``. When ``refresh_request`` lands, call it here and
+return the run itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+from market.models import RefreshRun
+
+logger = logging.getLogger(__name__)
+
+BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
+
+
+@dataclass
+class RefreshEnqueued:
+    """What was asked for; ``task_id`` is filled in once the task is sent (after commit)."""
+
+    symbols: list[str]
+    start: dt.date | None
+    end: dt.date | None
+    request_id: str
+    task_id: str | None = field(default=None)
+    # True when the broker refused the task (the view answers 503; nothing was started).
+    send_failed: bool = field(default=False)
+
+
+def refresh_enqueue(
+    *,
+    symbols: list[str] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    user: Any,
+    request_id: str,
+) -> RefreshEnqueued:
+    """Send ``refresh_market_data`` to the workers once the current transaction commits.
+
+    Creates no rows: the worker's run records ``trigger=api``, the user and ``request_id``.
+    """
+    from market.tasks import refresh_market_data  # the task module imports the providers
+
+    enqueued = RefreshEnqueued(
+        symbols=list(symbols or []), start=start, end=end, request_id=request_id
+    )
+
+    def send() -> None:
+        try:
+            result = refresh_market_data.delay(
+                symbols=symbols or None,
+                start=start.isoformat() if start else None,
+                end=end.isoformat() if end else None,
+                trigger=RefreshRun.Trigger.API,
+                user_id=getattr(user, "pk", None),
+                request_id=request_id,
+            )
+        except BROKER_ERRORS:
+            logger.error("could not enqueue the market refresh", exc_info=True)
+            enqueued.send_failed = True
+            return
+        enqueued.task_id = getattr(result, "id", None)
+        logger.info("market refresh enqueued", extra={"task_id": enqueued.task_id})
+
+    transaction.on_commit(send)
+    return enqueued

@@ -1,0 +1,163 @@
+"""Input and output shapes of the market endpoints (v2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from market.models import CURRENCY_VALIDATOR, SYMBOL_VALIDATOR, Asset, AssetClass, RefreshRun
+
+MAX_REFRESH_SYMBOLS = 200
+
+
+class SymbolField(serializers.CharField):
+    """An asset symbol, upper-cased (``eur/usd`` → ``EUR/USD``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+        self.validators.append(SYMBOL_VALIDATOR)
+
+    def to_internal_value(self, data: Any) -> str:
+        return str(super().to_internal_value(data)).upper()
+
+
+class AssetOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Asset
+        fields = [
+            "symbol",
+            "name",
+            "sector",
+            "asset_class",
+            "currency",
+            "exchange",
+            "market_cap",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class AssetCreateInputSerializer(serializers.Serializer):
+    symbol = SymbolField()
+    name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    sector = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    asset_class = serializers.ChoiceField(choices=AssetClass.choices)
+    currency = serializers.CharField(
+        max_length=3, required=False, default="USD", validators=[CURRENCY_VALIDATOR]
+    )
+    exchange = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
+    market_cap = serializers.DecimalField(
+        max_digits=20, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+
+    def validate_symbol(self, value: str) -> str:
+        if Asset.objects.filter(symbol=value).exists():
+            raise serializers.ValidationError("A live asset with this symbol already exists.")
+        return value
+
+
+class AssetUpdateInputSerializer(serializers.Serializer):
+    """PATCH: any subset of the editable fields. The symbol cannot change."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    sector = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    asset_class = serializers.ChoiceField(choices=AssetClass.choices, required=False)
+    currency = serializers.CharField(max_length=3, required=False, validators=[CURRENCY_VALIDATOR])
+    exchange = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    market_cap = serializers.DecimalField(
+        max_digits=20, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+class PriceOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    open = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    high = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    low = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    close = serializers.DecimalField(max_digits=20, decimal_places=8)
+    volume = serializers.IntegerField(allow_null=True)
+
+
+class CurrencyOutputSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="ISO 4217 code.")
+    pair = serializers.CharField(
+        allow_null=True, help_text="FX series converting it to USD (null for USD)."
+    )
+    first_date = serializers.DateField(
+        allow_null=True, help_text="First date with a rate (null for USD: always available)."
+    )
+    last_date = serializers.DateField(allow_null=True, help_text="Last date with a rate.")
+    observations = serializers.IntegerField(help_text="Number of daily rates stored.")
+
+
+class RefreshRunOutputSerializer(serializers.ModelSerializer):
+    triggered_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RefreshRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "triggered_by",
+            "symbols",
+            "start_date",
+            "end_date",
+            "rows_inserted",
+            "rows_updated",
+            "rows_unchanged",
+            "symbols_failed",
+            "errors",
+            "deferred_symbols",
+            "request_id",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_triggered_by(self, run: RefreshRun) -> str | None:
+        return run.triggered_by.email if run.triggered_by else None
+
+
+class RefreshRequestInputSerializer(serializers.Serializer):
+    symbols = serializers.ListField(
+        child=SymbolField(),
+        required=False,
+        max_length=MAX_REFRESH_SYMBOLS,
+        help_text="Symbols to refresh; all active assets when omitted.",
+    )
+    start = serializers.DateField(required=False, help_text="Override the incremental start.")
+    end = serializers.DateField(required=False, help_text="Last date (default: today, UTC).")
+
+    def validate_symbols(self, symbols: list[str]) -> list[str]:
+        symbols = sorted(set(symbols))
+        known = set(Asset.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
+        unknown = [symbol for symbol in symbols if symbol not in known]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown symbols: {', '.join(unknown)}.")
+        return symbols
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        today = timezone.now().date()
+        if end is not None and end > today:
+            raise serializers.ValidationError({"end": "Must not be in the future."})
+        if start is not None and start > (end or today):
+            raise serializers.ValidationError({"start": "Must not be after the end date."})
+        return attrs
+
+
+class RefreshAcceptedOutputSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`queued`: a worker will start the run.")
+    task_id = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(help_text="Find the run with `?request_id=` on the list.")
+    symbols = serializers.ListField(child=serializers.CharField())
+    start = serializers.DateField(allow_null=True)
+    end = serializers.DateField(allow_null=True)
+    runs_url = serializers.CharField(help_text="List filtered to this request's run(s).")

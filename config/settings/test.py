@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .base import *  # noqa: F403
 from .base import database_settings, redis_settings
 from .embedded import database_config, redis_url
@@ -12,6 +14,10 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 DATABASES = {"default": database_settings(database_config())}
+# A test database per test run, so concurrent runs against one server cannot clobber each
+# other; child processes (a Celery worker started by a test) inherit the same name.
+_TEST_DB_SUFFIX = os.environ.setdefault("AUTOINDEX_TEST_DB_SUFFIX", str(os.getpid()))
+DATABASES["default"]["TEST"] = {"NAME": f"test_autoindex_{_TEST_DB_SUFFIX}"}
 REDIS_URL = redis_url()
 globals().update(redis_settings(REDIS_URL))
 # Each test run gets its own key space so runs against a shared Redis do not collide.

@@ -1,4 +1,8 @@
-"""Soft delete, restore and the two managers (exercised through Asset, a soft-deletable model)."""
+"""Soft delete, restore and the two managers (exercised through Asset, a soft-deletable model).
+
+The database already holds the default universe (a data migration), so queries here are
+restricted to the rows each test creates.
+"""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_delete_hides_row_from_default_manager_but_keeps_it():
-    asset = AssetFactory(symbol="AAPL")
+    asset = AssetFactory(symbol="SOFTA")
 
     asset.delete()
 
@@ -21,18 +25,20 @@ def test_delete_hides_row_from_default_manager_but_keeps_it():
 
 
 def test_queryset_delete_is_soft_and_counts_only_live_rows():
-    AssetFactory.create_batch(3)
-    AssetFactory().delete()
+    created = [asset.pk for asset in AssetFactory.create_batch(3)]
+    dead = AssetFactory()
+    dead.delete()
+    created.append(dead.pk)
 
-    count, _ = Asset.objects.all().delete()
+    count, _ = Asset.objects.filter(pk__in=created).delete()
 
     assert count == 3
-    assert Asset.objects.count() == 0
-    assert Asset.all_objects.count() == 4
+    assert Asset.objects.filter(pk__in=created).count() == 0
+    assert Asset.all_objects.filter(pk__in=created).count() == 4
 
 
 def test_restore_brings_row_back():
-    asset = AssetFactory(symbol="MSFT")
+    asset = AssetFactory(symbol="SOFTB")
     asset.delete()
 
     Asset.all_objects.get(pk=asset.pk).restore()
@@ -41,9 +47,9 @@ def test_restore_brings_row_back():
 
 
 def test_restore_refuses_when_a_live_duplicate_exists():
-    deleted = AssetFactory(symbol="NVDA")
+    deleted = AssetFactory(symbol="SOFTC")
     deleted.delete()
-    AssetFactory(symbol="NVDA")
+    AssetFactory(symbol="SOFTC")
 
     with pytest.raises(ValidationError, match="live asset with this symbol already exists"):
         Asset.all_objects.get(pk=deleted.pk).restore()
@@ -62,8 +68,9 @@ def test_all_objects_queryset_helpers_split_alive_and_dead():
     alive = AssetFactory()
     dead = AssetFactory()
     dead.delete()
+    mine = Asset.all_objects.filter(pk__in=[alive.pk, dead.pk])
 
-    assert list(Asset.all_objects.alive()) == [alive]
-    assert list(Asset.all_objects.dead()) == [Asset.all_objects.get(pk=dead.pk)]
-    assert Asset.all_objects.dead().restore() == 1
-    assert Asset.objects.count() == 2
+    assert list(mine.alive()) == [alive]
+    assert list(mine.dead()) == [Asset.all_objects.get(pk=dead.pk)]
+    assert mine.dead().restore() == 1
+    assert Asset.objects.filter(pk__in=[alive.pk, dead.pk]).count() == 2

@@ -1,0 +1,119 @@
+"""USD-per-unit rates from the FX-pair assets, and the currencies a simulation can use."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from market.models import AssetClass
+from portfolio.fx import UnknownCurrencyError, available_currencies, usd_per_unit_series
+from portfolio.models import Index, IndexRun
+from tests.factories import AssetFactory, PriceFactory
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+
+
+def fx_pair(symbol: str, closes: dict[datetime.date, str]):
+    pair = AssetFactory(symbol=symbol, asset_class=AssetClass.FX, sector="FX", exchange="FOREX")
+    for date, close in closes.items():
+        PriceFactory(asset=pair, date=date, close=Decimal(close), high=None, low=None)
+    return pair
+
+
+def test_usd_needs_no_conversion():
+    assert usd_per_unit_series(currency="USD") is None
+
+
+def test_a_direct_pair_gives_its_close():
+    fx_pair("EUR/USD", {D(2024, 1, 3): "1.09", D(2024, 1, 2): "1.10"})
+
+    rates = usd_per_unit_series(currency="EUR")
+
+    assert list(rates.index) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
+    assert rates.tolist() == [1.10, 1.09]
+    assert rates.dtype == "float64"
+
+
+def test_an_inverted_pair_gives_one_over_its_close():
+    fx_pair("USD/JPY", {D(2024, 1, 2): "140", D(2024, 1, 3): "160"})
+
+    rates = usd_per_unit_series(currency="jpy")
+
+    # 140 JPY per USD → 1 / 140 USD per JPY.
+    assert rates.tolist() == pytest.approx([1 / 140, 1 / 160], rel=1e-15)
+    assert rates.name == "USD per JPY"
+
+
+def test_dates_can_be_restricted():
+    fx_pair("GBP/USD", {D(2024, 1, 2): "1.25", D(2024, 1, 3): "1.26", D(2024, 1, 4): "1.27"})
+
+    rates = usd_per_unit_series(currency="GBP", start=D(2024, 1, 3), end=D(2024, 1, 3))
+
+    assert rates.tolist() == [1.26]
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "EURO", "", "US"])
+def test_an_unknown_currency_is_a_400_with_a_field_error(currency):
+    fx_pair("EUR/USD", {D(2024, 1, 2): "1.10"})
+
+    with pytest.raises(UnknownCurrencyError) as raised:
+        usd_per_unit_series(currency=currency)
+
+    error = raised.value
+    assert (error.code, error.status_code) == ("unknown-currency", 400)
+    assert error.extra["errors"][0]["pointer"] == "#/currency"
+
+
+def test_a_soft_deleted_pair_is_not_used():
+    pair = fx_pair("CHF/USD", {D(2024, 1, 2): "1.10"})
+    pair.deleted_at = timezone.now()
+    pair.save()
+
+    with pytest.raises(UnknownCurrencyError):
+        usd_per_unit_series(currency="CHF")
+
+
+def test_a_non_fx_asset_with_a_pair_like_symbol_is_not_used():
+    AssetFactory(symbol="CAD/USD", asset_class=AssetClass.EQUITY)
+
+    with pytest.raises(UnknownCurrencyError):
+        usd_per_unit_series(currency="CAD")
+
+
+def test_available_currencies_lists_usd_first_then_pairs_in_one_query():
+    fx_pair("USD/JPY", {D(2020, 1, 2): "108", D(2024, 1, 2): "140"})
+    fx_pair("EUR/USD", {D(2019, 6, 3): "1.12", D(2024, 1, 5): "1.09"})
+    fx_pair("EUR/GBP", {D(2024, 1, 2): "0.86"})  # no USD leg: not a simulation currency
+    index = Index.objects.get(slug="autoindex")
+    IndexRun.objects.create(
+        index=index,
+        trigger=IndexRun.Trigger.CLI,
+        status=IndexRun.Status.PUBLISHED,
+        inception_date=D(2015, 4, 1),
+        data_through=D(2024, 9, 12),
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        currencies = available_currencies()
+
+    assert len(queries) == 1
+    assert currencies == [
+        {"code": "USD", "pair": None, "first_date": D(2015, 4, 1), "last_date": D(2024, 9, 12)},
+        {"code": "EUR", "pair": "EUR/USD", "first_date": D(2019, 6, 3), "last_date": D(2024, 1, 5)},
+        {"code": "JPY", "pair": "USD/JPY", "first_date": D(2020, 1, 2), "last_date": D(2024, 1, 2)},
+    ]
+    assert available_currencies(index=index)[0]["first_date"] == D(2015, 4, 1)
+
+
+def test_available_currencies_without_a_published_index_has_an_open_usd_range():
+    assert available_currencies() == [
+        {"code": "USD", "pair": None, "first_date": None, "last_date": None}
+    ]

@@ -102,8 +102,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # STATIC
 # https://docs.djangoproject.com/en/5.2/howto/static-files/
 STATIC_URL = "/static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# Without collectstatic (local runs, tests) WhiteNoise finds files in the apps directly.
+# Local runs and tests serve files straight from the apps (WhiteNoise finders); only a
+# deployment collects them (production settings give STATIC_ROOT a default).
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 

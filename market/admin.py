@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import DeletedFilter, SoftDeleteAdminMixin
+from core.request_context import current_request_id
 
 from .models import Asset, Price, PriceRevision, RefreshRun
 
@@ -50,6 +52,27 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
     )
     list_per_page = 50
+    actions = ["soft_delete_selected", "restore_selected", "refresh_prices_selected"]
+
+    @admin.action(description="Refresh prices", permissions=["change"])
+    def refresh_prices_selected(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
+        """Queue one refresh of the selected symbols (sent to the workers after commit)."""
+        from market.tasks import refresh_market_data  # tasks import the providers: load late
+
+        symbols = sorted(queryset.values_list("symbol", flat=True))
+        kwargs = {
+            "symbols": symbols,
+            "trigger": RefreshRun.Trigger.ADMIN,
+            "user_id": request.user.pk,
+            "request_id": current_request_id(),
+        }
+        transaction.on_commit(lambda: refresh_market_data.apply_async(kwargs=kwargs))
+        self.message_user(
+            request,
+            f"Price refresh queued for {len(symbols)} asset(s): {', '.join(symbols)}. "
+            "Its progress appears under Refresh runs.",
+            messages.SUCCESS,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Asset]:
         # One query for the whole page: the price aggregates are annotated, not looked up per row.

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -61,7 +61,8 @@ INTERVAL_MESSAGE = (
 )
 MALFORMED_BODY = b'{"meta": {"symbol": "'  # cut off mid-document
 
-RequestFault = Literal["429_minute", "429_day", "500", "timeout", "malformed", "error_200"]
+# "ok" serves the request normally: it lets a test place a fault on a later request.
+RequestFault = Literal["ok", "429_minute", "429_day", "500", "timeout", "malformed", "error_200"]
 SymbolFault = Literal["bad_values", "missing", "malformed_json"]
 
 
@@ -201,6 +202,9 @@ class FakeTwelveData:
         self._faults: deque[RequestFault] = deque()
         self._symbol_faults: dict[str, SymbolFault] = {}
         self._lock = threading.Lock()
+        # Called (in the server's thread) before each request is answered: tests use it to
+        # hold a request while they look at the world from outside.
+        self.before_request: Callable[[], None] | None = None
 
     # faults ------------------------------------------------------------------------------
 
@@ -239,6 +243,8 @@ class FakeTwelveData:
             self.requests.append(dict(query))
             self.authorizations.append(headers.get("Authorization"))
             fault = self._faults.popleft() if self._faults else None
+        if self.before_request is not None:
+            self.before_request()
         if path.rstrip("/") != "/time_series":
             return self._error(404, f"Path {path} not found")
         if fault == "timeout":

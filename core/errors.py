@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import http_date
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from .request_context import current_request_id
@@ -128,6 +129,10 @@ def _field_errors(detail: Any, pointer: str = "#") -> list[dict[str, str]]:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: every error becomes problem+json; 5xx never leak details."""
     request = context.get("request")
+    if request is not None:
+        # Errors are JSON whatever the view renders on success (e.g. the YAML schema view).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = PROBLEM_CONTENT_TYPE
     instance = request.path if request is not None else None
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -146,6 +151,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         for header, value in exc.headers.items():
             problem[header] = value
         return problem
+
+    # DRF maps these two Django exceptions itself, but to a new object; map them here so the
+    # problem below is built from the API exception actually answered.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
 
     # Imported here: throttle classes (imported while rest_framework.views loads) import this
     # module, so a module-level import of rest_framework.views would be circular.

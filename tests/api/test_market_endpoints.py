@@ -1,0 +1,246 @@
+"""Assets, prices, currencies and refresh jobs: behaviour, audit and query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import AuditEvent
+from market.models import Asset, AssetClass, Price
+from tests.factories import AssetFactory, PriceFactory, RefreshRunFactory
+
+from .conftest import api_url, assert_problem
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 60
+
+
+def test_asset_list_filters_by_class_sector_and_search(client_as):
+    AssetFactory(symbol="ZQA", name="Quartz", sector="Mining", asset_class=AssetClass.COMMODITY)
+    AssetFactory(symbol="ZQB", name="Other", sector="Mining", asset_class=AssetClass.EQUITY)
+    viewer = client_as("viewer")
+
+    by_class = viewer.get(api_url("asset-list"), {"asset_class": "commodity", "sector": "mining"})
+    by_search = viewer.get(api_url("asset-list"), {"search": "quartz"})
+
+    assert [row["symbol"] for row in by_class.json()["results"]] == ["ZQA"]
+    assert [row["symbol"] for row in by_search.json()["results"]] == ["ZQA"]
+
+
+def test_invalid_filter_value_is_400(client_as):
+    response = client_as("viewer").get(api_url("asset-list"), {"asset_class": "nonsense"})
+    body = assert_problem(response, 400)
+    assert body["errors"][0]["pointer"] == "#/asset_class"
+
+
+def test_asset_list_is_paginated_with_a_max_page_size(client_as, settings):
+    settings.API_MAX_PAGE_SIZE = 5
+    AssetFactory.create_batch(8)
+
+    body = client_as("viewer").get(api_url("asset-list"), {"page_size": 1000}).json()
+
+    assert len(body["results"]) == 5
+    assert body["next"]
+
+
+def test_asset_list_query_count(client_as, django_assert_max_num_queries):
+    AssetFactory.create_batch(ROWS)
+    viewer = client_as("viewer")
+    # user + groups (role), count, page
+    with django_assert_max_num_queries(4):
+        response = viewer.get(api_url("asset-list"), {"page_size": 100})
+    assert len(response.json()["results"]) >= ROWS
+
+
+def test_analyst_creates_updates_deletes_and_restores_an_asset_with_audit(client_as):
+    analyst = client_as("analyst")
+
+    created = analyst.post(
+        api_url("asset-list"),
+        {"symbol": "zzcr", "asset_class": "equity", "market_cap": "10.50"},
+        format="json",
+    )
+    updated = analyst.patch(
+        api_url("asset-detail", symbol="ZZCR"), {"market_cap": "12.00"}, format="json"
+    )
+    deleted = analyst.delete(api_url("asset-detail", symbol="ZZCR"))
+    gone = analyst.get(api_url("asset-detail", symbol="ZZCR"))
+    restored = analyst.post(api_url("asset-restore", symbol="ZZCR"))
+
+    assert created.status_code == 201
+    assert created.json()["symbol"] == "ZZCR"
+    assert updated.json()["market_cap"] == "12.00"
+    assert deleted.status_code == 204
+    assert_problem(gone, 404)
+    assert restored.status_code == 200
+    assert Asset.objects.get(symbol="ZZCR").market_cap == Decimal("12.00")
+    actions = list(
+        AuditEvent.objects.filter(target_type="market.asset")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        AuditEvent.Action.ASSET_CREATED,
+        AuditEvent.Action.ASSET_UPDATED,
+        AuditEvent.Action.ASSET_DELETED,
+        AuditEvent.Action.ASSET_RESTORED,
+    ]
+    update_event = AuditEvent.objects.get(action=AuditEvent.Action.ASSET_UPDATED)
+    assert update_event.details == {"changes": {"market_cap": {"old": "10.50", "new": "12.00"}}}
+    assert update_event.actor == analyst.user
+
+
+def test_duplicate_live_symbol_is_a_field_error(client_as):
+    AssetFactory(symbol="DUPE")
+    response = client_as("analyst").post(
+        api_url("asset-list"), {"symbol": "DUPE", "asset_class": "equity"}, format="json"
+    )
+    assert assert_problem(response, 400)["errors"][0]["pointer"] == "#/symbol"
+
+
+def test_fx_symbols_with_a_slash_route_to_the_asset(client_as):
+    pair = AssetFactory(symbol="ZZZ/USD", asset_class=AssetClass.FX)
+    PriceFactory(asset=pair)
+    viewer = client_as("viewer")
+
+    assert viewer.get("/api/v2/assets/ZZZ/USD/").json()["symbol"] == "ZZZ/USD"
+    assert viewer.get("/api/v2/assets/ZZZ/USD/prices/").status_code == 200
+
+
+def test_prices_are_cursor_paginated_oldest_first_within_the_range(client_as, settings):
+    settings.API_SERIES_PAGE_SIZE = 10
+    asset = AssetFactory(symbol="ZZPX")
+    start = dt.date(2024, 1, 1)
+    Price.objects.bulk_create(
+        Price(asset=asset, date=start + dt.timedelta(days=n), close=Decimal(100 + n))
+        for n in range(25)
+    )
+    viewer = client_as("viewer")
+    url = api_url("asset-prices", symbol="ZZPX")
+
+    first = viewer.get(url, {"start": "2024-01-03", "end": "2024-01-20"}).json()
+    second = viewer.get(first["next"]).json()
+
+    dates = [row["date"] for row in first["results"] + second["results"]]
+    assert dates[0] == "2024-01-03"
+    assert dates[-1] == "2024-01-20"
+    assert dates == sorted(dates)
+    assert len(dates) == 18
+    assert second["next"] is None
+
+
+def test_prices_query_count(client_as, django_assert_max_num_queries):
+    asset = AssetFactory(symbol="ZZQC")
+    PriceFactory.create_batch(ROWS, asset=asset)
+    viewer = client_as("viewer")
+    # user + groups (role), asset, page
+    with django_assert_max_num_queries(4):
+        response = viewer.get(api_url("asset-prices", symbol="ZZQC"))
+    assert len(response.json()["results"]) == ROWS
+
+
+def test_currencies_report_the_range_of_each_usd_conversion(client_as):
+    eur = AssetFactory(symbol="EUR/USD", asset_class=AssetClass.FX)
+    jpy = AssetFactory(symbol="USD/JPY", asset_class=AssetClass.FX)
+    AssetFactory(symbol="EUR/GBP", asset_class=AssetClass.FX)  # no USD leg: ignored
+    for day in (dt.date(2020, 1, 2), dt.date(2024, 5, 6)):
+        PriceFactory(asset=eur, date=day)
+    PriceFactory(asset=jpy, date=dt.date(2021, 3, 4))
+
+    rows = client_as("viewer").get(api_url("currency-list")).json()["results"]
+
+    assert [row["code"] for row in rows] == ["EUR", "JPY", "USD"]
+    assert rows[0] == {
+        "code": "EUR",
+        "pair": "EUR/USD",
+        "first_date": "2020-01-02",
+        "last_date": "2024-05-06",
+        "observations": 2,
+    }
+    assert rows[2]["pair"] is None
+
+
+def test_currencies_query_count(client_as, django_assert_max_num_queries):
+    for number in range(ROWS):
+        code = "Q" + chr(65 + number // 26) + chr(65 + number % 26)
+        PriceFactory(asset=AssetFactory(symbol=f"{code}/USD", asset_class=AssetClass.FX))
+    viewer = client_as("viewer")
+    with django_assert_max_num_queries(3):
+        response = viewer.get(api_url("currency-list"), {"page_size": 100})
+    assert response.json()["count"] == ROWS + 1
+
+
+def test_refresh_job_list_query_count(client_as, django_assert_max_num_queries):
+    analyst = client_as("analyst")
+    RefreshRunFactory.create_batch(ROWS, triggered_by=analyst.user)
+    with django_assert_max_num_queries(4):
+        response = analyst.get(api_url("refresh-job-list"), {"page_size": 100})
+    assert response.json()["results"][0]["triggered_by"] == analyst.user.email
+
+
+def test_audit_event_list_query_count(client_as, django_assert_max_num_queries):
+    from accounts.services import audit_record
+
+    admin = client_as("admin")
+    for number in range(ROWS):
+        audit_record(action="test.event", actor=admin.user, details={"n": number})
+    with django_assert_max_num_queries(4):
+        response = admin.get(api_url("audit-event-list"), {"action": "test.event"})
+    assert response.json()["count"] == ROWS
+
+
+def test_refresh_post_enqueues_the_task_after_commit_and_is_audited(
+    client_as, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[dict] = []
+
+    class Result:
+        id = "task-123"
+
+    def fake_delay(**kwargs):
+        sent.append(kwargs)
+        return Result()
+
+    from market import tasks
+
+    monkeypatch.setattr(tasks.refresh_market_data, "delay", fake_delay)
+    analyst = client_as("analyst")
+    AssetFactory(symbol="ZZRF")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = analyst.post(
+            api_url("refresh-job-list"),
+            {"symbols": ["zzrf"], "start": "2024-01-01"},
+            format="json",
+            HTTP_X_REQUEST_ID="req-refresh-0001",
+        )
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["request_id"] == "req-refresh-0001"
+    assert body["runs_url"].endswith("?request_id=req-refresh-0001")
+    assert sent == [
+        {
+            "symbols": ["ZZRF"],
+            "start": "2024-01-01",
+            "end": None,
+            "trigger": "api",
+            "user_id": analyst.user.pk,
+            "request_id": "req-refresh-0001",
+        }
+    ]
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
+
+
+def test_refresh_rejects_unknown_symbols_and_future_dates(client_as):
+    analyst = client_as("analyst")
+    url = api_url("refresh-job-list")
+
+    unknown = analyst.post(url, {"symbols": ["NOSUCH"]}, format="json")
+    future = analyst.post(url, {"end": "2999-01-01"}, format="json")
+
+    assert assert_problem(unknown, 400)["errors"][0]["pointer"] == "#/symbols"
+    assert assert_problem(future, 400)["errors"][0]["pointer"] == "#/end"

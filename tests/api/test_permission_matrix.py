@@ -75,10 +75,11 @@ class Context:
     body: Any = None
 
 
-def _asset(context: Context) -> None:
+def _asset(context: Context, body: Any = None) -> None:
     asset = AssetFactory(symbol="MATRIX")
     PriceFactory(asset=asset)
     context.kwargs = {"symbol": asset.symbol}
+    context.body = body
 
 
 def _deleted_asset(context: Context) -> None:
@@ -111,7 +112,7 @@ SETUP: dict[tuple[str, str], Callable[[Context], None]] = {
         c, "body", {"symbol": "NEWSYM", "asset_class": "equity"}
     ),
     ("api:asset-detail", "GET"): _asset,
-    ("api:asset-detail", "PATCH"): lambda c: (_asset(c), setattr(c, "body", {"sector": "X"})),
+    ("api:asset-detail", "PATCH"): lambda c: _asset(c, body={"sector": "X"}),
     ("api:asset-detail", "DELETE"): _asset,
     ("api:asset-restore", "POST"): _deleted_asset,
     ("api:asset-prices", "GET"): _asset,
@@ -166,7 +167,7 @@ _USERS = {"viewer": ViewerFactory, "analyst": AnalystFactory, "admin": AdminRole
 )
 def test_permission_matrix(endpoint, role):
     name, method = endpoint
-    user = _USERS[role]() if role in _USERS else None
+    user: Any = _USERS[role]() if role in _USERS else None
     context = Context(user=user)
     SETUP.get(endpoint, lambda _context: None)(context)
     client = APIClient()

@@ -29,6 +29,7 @@ run: services  ## migrate, load demo data, then web + worker + beat until Ctrl-C
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py ensure_partitions --years-ahead 1
 	$(BIN)/python manage.py load_demo_data
+	$(BIN)/python manage.py compute_index autoindex --unless-published
 	$(BIN)/python manage.py ensure_demo_admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from portfolio.models import Index, IndexRun
+from portfolio.selectors import published_run
 from portfolio.services import compute_index_run
 
 PHASES = ("load", "compute", "metrics", "store", "publish")
@@ -29,12 +30,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-publish", action="store_true", help="store the run without publishing it"
         )
+        parser.add_argument(
+            "--unless-published",
+            action="store_true",
+            help="do nothing if the index already has a published run (used by make run)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             index = Index.objects.select_related("strategy", "benchmark").get(slug=options["slug"])
         except Index.DoesNotExist as error:
             raise CommandError(f"no live index with slug {options['slug']!r}") from error
+        if options["unless_published"] and published_run(index=index) is not None:
+            self.stdout.write(f"{index.slug}: already published, nothing to do")
+            return
         phases = PHASES[:-1] if options["no_publish"] else PHASES
         with tqdm(total=len(phases), desc=index.slug, disable=options["verbosity"] == 0) as bar:
 

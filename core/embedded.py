@@ -16,10 +16,12 @@ Production settings never import this module.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import logging
 import os
 import subprocess
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUTOINDEX_DATA_DIR", REPO_ROOT / ".data"))
 DATABASE_NAME = "autoindex"
 REDIS_START_TIMEOUT_S = 10.0
+MAX_SOCKET_PATH_LENGTH = 100
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -113,6 +116,20 @@ def _redis_answers(socket_path: Path) -> bool:
         return False
 
 
+def _short_socket_path(redis_dir: Path) -> Path:
+    """``redis_dir/redis.sock``, or a stable path under the temp dir when that is too long.
+
+    Unix socket paths are limited to about 100 bytes, and a checkout can live deep down.
+    """
+    socket_path = redis_dir / "redis.sock"
+    if len(str(socket_path)) <= MAX_SOCKET_PATH_LENGTH:
+        return socket_path
+    digest = hashlib.sha256(str(redis_dir.resolve()).encode()).hexdigest()[:16]
+    short_dir = Path(tempfile.gettempdir()) / f"autoindex-redis-{digest}"
+    short_dir.mkdir(mode=0o700, exist_ok=True)
+    return short_dir / "redis.sock"
+
+
 def _pid_alive(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
@@ -131,7 +148,7 @@ def ensure_redis(data_dir: Path = DATA_DIR) -> str:
 
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    socket_path = redis_dir / "redis.sock"
+    socket_path = _short_socket_path(redis_dir)
     pid_file = redis_dir / "redis.pid"
     url = f"unix://{socket_path}?db=0"
     if _redis_answers(socket_path):

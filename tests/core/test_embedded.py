@@ -74,3 +74,16 @@ def test_postgres_is_reused_and_restarted_after_a_crash(short_tmp):
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         os.kill(new_pid, signal.SIGTERM)
+
+
+def test_redis_in_a_deep_directory_uses_a_short_socket_path(short_tmp):
+    deep = short_tmp / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    url = embedded.ensure_redis(deep)
+    try:
+        socket_path = url.removeprefix("unix://").split("?")[0]
+        assert len(socket_path) <= embedded.MAX_SOCKET_PATH_LENGTH
+        assert redis.Redis.from_url(url).ping()
+        assert embedded.ensure_redis(deep) == url  # the same server is found again
+    finally:
+        os.kill(_redis_pid(deep), signal.SIGKILL)

@@ -20,9 +20,10 @@ _TEST_DB_SUFFIX = os.environ.setdefault("AUTOINDEX_TEST_DB_SUFFIX", str(os.getpi
 DATABASES["default"]["TEST"] = {"NAME": f"test_autoindex_{_TEST_DB_SUFFIX}"}
 REDIS_URL = redis_url()
 globals().update(redis_settings(REDIS_URL))
-# Each test run gets its own key space so runs against a shared Redis do not collide.
+# Each test run gets its own key space so runs against a shared Redis do not collide (the
+# cleanup fixture deletes only this prefix's keys).
 for _cache in CACHES.values():  # type: ignore[name-defined]
-    _cache["KEY_PREFIX"] = "autoindex-test"
+    _cache["KEY_PREFIX"] = f"autoindex-test-{_TEST_DB_SUFFIX}"
 
 LOG_FORMAT = "console"
 TWELVEDATA_BASE_URL = "http://127.0.0.1:9"  # tests point the client at their own fake server

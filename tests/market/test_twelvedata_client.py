@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 
 import pytest
+from django.core.cache import caches
 
 from market.providers import (
     SymbolError,
@@ -234,7 +235,7 @@ def test_the_limiter_keeps_two_workers_within_the_credits_per_minute(
         return CreditLimiter(
             redis=Redis.from_url(settings.REDIS_URL),
             credits_per_minute=8,
-            key_prefix="autoindex-test:1:twelvedata",
+            key_prefix=caches["strict"].make_key("twelvedata"),
             clock=fake_clock.time,
             sleep=fake_clock.sleep,
         )

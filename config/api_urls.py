@@ -11,6 +11,5 @@ app_name = "api"
 urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("market.api.urls")),
-    # portfolio.api.urls (indexes, strategies, simulations) is included here by the portfolio
-    # issue: path("", include("portfolio.api.urls")),
+    path("", include("portfolio.api.urls")),
 ]

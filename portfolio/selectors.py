@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from market.models import Asset, AssetClass, Price
 
 from .models import Allocation, Index, IndexRun, IndexValue
 
@@ -52,3 +56,168 @@ def allocations_published(
         .select_related("asset")
         .order_by("-weight", "asset__symbol")
     )
+
+
+# API READS
+#
+# The API resolves an index's published run once per request (:func:`published_pointer_get`)
+# and then reads everything by that run's id: the response, its cache key and its ETag all
+# describe the same run even if a new one is published while the request is being served.
+
+
+@dataclass(frozen=True)
+class PublishedPointer:
+    """An index and the run its readers see (``run_id`` is ``None`` until one is published).
+
+    ``index_updated_at`` is part of the cache identity: renaming an index (or changing its
+    universe through the admin, which saves the index) changes what its detail shows without
+    a new run.
+    """
+
+    index_id: int
+    slug: str
+    base_value: Decimal
+    benchmark_id: int | None
+    index_updated_at: datetime.datetime
+    run_id: int | None
+    published_at: datetime.datetime | None
+    inception_date: datetime.date | None
+    data_through: datetime.date | None
+
+    @property
+    def last_modified(self) -> datetime.datetime:
+        """When what readers see last changed: the later of the publication and the edit."""
+        if self.published_at is None:
+            return self.index_updated_at
+        return max(self.published_at, self.index_updated_at)
+
+
+def published_pointer_get(*, slug: str) -> PublishedPointer:
+    """The live index with ``slug`` and its published run, in one query.
+
+    Raises ``Index.DoesNotExist``. A left join on the one published run (a partial unique
+    index guarantees there is at most one), so an index without one still resolves.
+    """
+    row = (
+        Index.objects.filter(slug=slug)
+        .annotate(published=FilteredRelation("runs", condition=Q(runs__status="published")))
+        .values_list(
+            "pk",
+            "slug",
+            "base_value",
+            "benchmark_id",
+            "updated_at",
+            "published__id",
+            "published__published_at",
+            "published__inception_date",
+            "published__data_through",
+        )
+        .first()
+    )
+    if row is None:
+        raise Index.DoesNotExist(f"No live index with slug {slug!r}.")
+    return PublishedPointer(*row)
+
+
+_RUN_SUMMARY_FIELDS = ("id", "index_id", "data_through", "last_level", "published_at")
+
+
+def _indexes_with_runs(runs: QuerySet[IndexRun]) -> QuerySet[Index]:
+    return Index.objects.select_related("benchmark").prefetch_related(
+        Prefetch("universe", queryset=Asset.objects.only("id", "symbol").order_by("symbol")),
+        Prefetch("runs", queryset=runs, to_attr="published_runs"),
+    )
+
+
+def index_list_published() -> QuerySet[Index]:
+    """Live indexes by slug with their benchmark, universe (by symbol) and published run
+    (``index.published_runs``: a list of zero or one run).
+
+    Three queries per page whatever the number of indexes (the page, the universes, the
+    published runs), plus the paginator's count.
+    """
+    runs = IndexRun.objects.filter(status=IndexRun.Status.PUBLISHED).only(*_RUN_SUMMARY_FIELDS)
+    return _indexes_with_runs(runs).order_by("slug")
+
+
+def index_detail_get(*, pointer: PublishedPointer) -> Index:
+    """The index of ``pointer`` loaded like :func:`index_list_published`, with the pointer's
+    run (and its metrics) as ``published_runs`` — the run the pointer named, even if another
+    was published since, so a cached detail always matches its key. Three queries; raises
+    ``Index.DoesNotExist``."""
+    runs = IndexRun.objects.filter(index_id=pointer.index_id, pk=pointer.run_id or 0).only(
+        *_RUN_SUMMARY_FIELDS, "inception_date", "metrics"
+    )
+    return _indexes_with_runs(runs).get(pk=pointer.index_id)
+
+
+def run_values(
+    *,
+    run_id: int,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> QuerySet[IndexValue]:
+    """Levels of one run in ``[start, end]``, by date ascending (one row per date)."""
+    values = IndexValue.objects.filter(run_id=run_id).order_by("date")
+    if start is not None:
+        values = values.filter(date__gte=start)
+    if end is not None:
+        values = values.filter(date__lte=end)
+    return values
+
+
+def run_allocations(
+    *, run_id: int, on_or_before: datetime.date | None = None
+) -> QuerySet[Allocation]:
+    """Target weights of one run's latest rebalance on or before the date (default: the last
+    rebalance), heaviest first then by symbol, with their assets; empty when there is none.
+
+    One query per page (the rebalance date is a subquery, the assets a join).
+    """
+    rebalances = Allocation.objects.filter(run_id=run_id)
+    if on_or_before is not None:
+        rebalances = rebalances.filter(rebalance_date__lte=on_or_before)
+    latest = rebalances.order_by("-rebalance_date").values("rebalance_date")[:1]
+    return (
+        Allocation.objects.filter(run_id=run_id, rebalance_date=Subquery(latest))
+        .select_related("asset")
+        .order_by("-weight", "asset__symbol")
+    )
+
+
+def run_values_with_benchmark(
+    *,
+    run_id: int,
+    benchmark_id: int,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> QuerySet[IndexValue]:
+    """One run's levels on the dates the benchmark also has a close (an inner join **by
+    date**, never by position), annotated ``benchmark_close``; by date ascending."""
+    close_on_date = Price.objects.filter(asset_id=benchmark_id, date=OuterRef("date")).values(
+        "close"
+    )[:1]
+    return (
+        run_values(run_id=run_id, start=start, end=end)
+        .annotate(benchmark_close=Subquery(close_on_date))
+        .filter(benchmark_close__isnull=False)
+    )
+
+
+def index_runs(*, index_id: int) -> QuerySet[IndexRun]:
+    """Every run of an index, newest first, with who triggered it."""
+    return (
+        IndexRun.objects.filter(index_id=index_id)
+        .select_related("triggered_by")
+        .order_by("-started_at", "-pk")
+    )
+
+
+def currency_convertible(*, code: str) -> bool:
+    """True for USD and for a currency with a live FX pair against USD (``C/USD`` or
+    ``USD/C``), the pairs :func:`portfolio.fx.usd_per_unit_series` converts with."""
+    if code == "USD":
+        return True
+    return Asset.objects.filter(
+        asset_class=AssetClass.FX, symbol__in=[f"{code}/USD", f"USD/{code}"]
+    ).exists()

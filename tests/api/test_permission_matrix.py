@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import token_pair_issue
+from strategy.models import ENGINE_FIELDS, StrategyConfig
 from tests.factories import (
     TEST_PASSWORD,
     AdminRoleFactory,
@@ -28,6 +29,7 @@ from tests.factories import (
     RefreshRunFactory,
     ViewerFactory,
 )
+from tests.portfolio.published import FIRST_DAY, published_index_build
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +65,27 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("api:refresh-job-list", "GET"): (401, 403, 200, 200),
     ("api:refresh-job-list", "POST"): (401, 403, 202, 202),
     ("api:refresh-job-detail", "GET"): (401, 403, 200, 200),
+    ("api:index-list", "GET"): (401, 200, 200, 200),
+    # PUBLIC_INDEX_SUMMARY is off by default (tests/api/test_indexes.py covers it on).
+    ("api:index-detail", "GET"): (401, 200, 200, 200),
+    ("api:index-values", "GET"): (401, 200, 200, 200),
+    ("api:index-allocations", "GET"): (401, 200, 200, 200),
+    ("api:index-metrics", "GET"): (401, 200, 200, 200),
+    ("api:index-benchmark", "GET"): (401, 200, 200, 200),
+    ("api:index-simulations", "POST"): (401, 200, 200, 200),
+    ("api:index-run-list", "GET"): (401, 403, 200, 200),
+    ("api:index-run-list", "POST"): (401, 403, 202, 202),
+    ("api:index-run-detail", "GET"): (401, 403, 200, 200),
+    ("api:strategy-detail", "GET"): (401, 403, 200, 200),
+    ("api:strategy-detail", "PUT"): (401, 403, 200, 200),
+    ("api:strategy-detail", "PATCH"): (401, 403, 200, 200),
+}
+
+
+STRATEGY_PUT_BODY = {
+    "name": "matrix-put",
+    **{name: StrategyConfig._meta.get_field(name).default for name in ENGINE_FIELDS},
+    "risk_free_rate": 0.0,
 }
 
 
@@ -101,6 +124,25 @@ def _run(context: Context) -> None:
     context.kwargs = {"pk": RefreshRunFactory().pk}
 
 
+def _index(context: Context) -> None:
+    context.kwargs = {"slug": published_index_build(slug="matrix", days=30).slug}
+
+
+def _index_run(context: Context) -> None:
+    index = published_index_build(slug="matrix", days=30)
+    context.kwargs = {"slug": index.slug, "pk": index.runs.get().pk}
+
+
+def _simulation(context: Context) -> None:
+    _index(context)
+    context.body = {"amount": "100.00", "currency": "USD", "start": FIRST_DAY.isoformat()}
+
+
+def _strategy(context: Context, body: Any = None) -> None:
+    context.kwargs = {"pk": StrategyConfig.objects.create(name="matrix").pk}
+    context.body = body
+
+
 SETUP: dict[tuple[str, str], Callable[[Context], None]] = {
     ("api:auth-token", "POST"): _credentials,
     ("api:auth-token-refresh", "POST"): _refresh_token,
@@ -118,6 +160,18 @@ SETUP: dict[tuple[str, str], Callable[[Context], None]] = {
     ("api:asset-prices", "GET"): _asset,
     ("api:refresh-job-list", "POST"): lambda c: setattr(c, "body", {}),
     ("api:refresh-job-detail", "GET"): _run,
+    ("api:index-detail", "GET"): _index,
+    ("api:index-values", "GET"): _index,
+    ("api:index-allocations", "GET"): _index,
+    ("api:index-metrics", "GET"): _index,
+    ("api:index-benchmark", "GET"): _index,
+    ("api:index-simulations", "POST"): _simulation,
+    ("api:index-run-list", "GET"): _index,
+    ("api:index-run-list", "POST"): _index,
+    ("api:index-run-detail", "GET"): _index_run,
+    ("api:strategy-detail", "GET"): _strategy,
+    ("api:strategy-detail", "PUT"): lambda c: _strategy(c, STRATEGY_PUT_BODY),
+    ("api:strategy-detail", "PATCH"): lambda c: _strategy(c, {"rebalance_frequency": "monthly"}),
 }
 
 

@@ -1,0 +1,17 @@
+"""Query filters of the index-run list (django-filter)."""
+
+from __future__ import annotations
+
+import django_filters
+
+from portfolio.models import IndexRun
+
+
+class IndexRunFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=IndexRun.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=IndexRun.Trigger.choices)
+    request_id = django_filters.CharFilter(max_length=128, help_text="Runs started by a request.")
+
+    class Meta:
+        model = IndexRun
+        fields = ["status", "trigger", "request_id"]

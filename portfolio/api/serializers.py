@@ -1,0 +1,422 @@
+"""Input and output shapes of the index, run, simulation and strategy endpoints (v2).
+
+Numbers that clients must not round differently are decimal strings with a fixed number of
+places, formatted here at the edge (the database and the engine work in float64): money 2,
+levels and weights 6, ratios 6. Risk metrics stay JSON numbers (statistical estimates, stored
+per run), ``null`` where undefined.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from portfolio.models import Index, IndexRun
+from portfolio.selectors import currency_convertible
+from strategy.metrics import METRIC_RANGES
+from strategy.models import ENGINE_FIELDS, RebalanceFrequency, StrategyConfig
+
+MONEY_DECIMAL_PLACES = 2
+LEVEL_DECIMAL_PLACES = 6
+WEIGHT_DECIMAL_PLACES = 6
+RATIO_DECIMAL_PLACES = 6
+# Digits before the point + the places: a level or an amount never gets near 10^18.
+MAX_DIGITS = 24
+MAX_MONEY_INPUT_DIGITS = 15  # up to 9 999 999 999 999.99
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def money(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
+    )
+
+
+def level(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=LEVEL_DECIMAL_PLACES, **kwargs
+    )
+
+
+def ratio(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=RATIO_DECIMAL_PLACES, **kwargs
+    )
+
+
+# QUERY PARAMETERS
+
+
+class DateWindowQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First date (inclusive).")
+    end = serializers.DateField(required=False, help_text="Last date (inclusive).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and start > end:
+            raise serializers.ValidationError({"end": "Must not be before the start date."})
+        return attrs
+
+
+class AllocationQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(
+        required=False,
+        help_text="Weights of the latest rebalance on or before this date (default: the last).",
+    )
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    range = serializers.ChoiceField(
+        choices=list(METRIC_RANGES), required=False, default="1y", help_text="Window."
+    )
+
+
+# INDEXES
+
+
+class PublishedRunSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    data_through = serializers.DateField(allow_null=True, help_text="Last date with a level.")
+    last_level = level(allow_null=True, help_text="Level on `data_through`.")
+    published_at = serializers.DateTimeField(allow_null=True)
+
+
+class IndexMetricsSerializer(serializers.Serializer):
+    """One range's metrics as stored with the run (``docs/methodology.md`` has the formulas)."""
+
+    range_start = serializers.DateField(allow_null=True, help_text="Nominal start of the range.")
+    clipped = serializers.BooleanField(
+        allow_null=True, help_text="True when the index starts after the nominal start."
+    )
+    as_of = serializers.DateField(allow_null=True)
+    start_date = serializers.DateField(allow_null=True)
+    end_date = serializers.DateField(allow_null=True)
+    observations = serializers.IntegerField(allow_null=True, help_text="Daily returns used.")
+    total_return = serializers.FloatField(allow_null=True)
+    cagr = serializers.FloatField(allow_null=True)
+    annualized_volatility = serializers.FloatField(allow_null=True)
+    sharpe = serializers.FloatField(allow_null=True)
+    sortino = serializers.FloatField(allow_null=True)
+    max_drawdown = serializers.FloatField(allow_null=True, help_text="≤ 0 (−0.25 is −25 %).")
+    max_drawdown_peak_date = serializers.DateField(allow_null=True)
+    max_drawdown_trough_date = serializers.DateField(allow_null=True)
+    max_drawdown_recovery_date = serializers.DateField(allow_null=True)
+    current_drawdown = serializers.FloatField(allow_null=True)
+    calmar = serializers.FloatField(allow_null=True)
+    var_95 = serializers.FloatField(allow_null=True, help_text="Historical daily VaR at 95 %.")
+    cvar_95 = serializers.FloatField(allow_null=True)
+    var_99 = serializers.FloatField(allow_null=True)
+    cvar_99 = serializers.FloatField(allow_null=True)
+    beta = serializers.FloatField(allow_null=True, help_text="Versus the benchmark (by date).")
+    alpha = serializers.FloatField(allow_null=True)
+    correlation = serializers.FloatField(allow_null=True)
+    tracking_error = serializers.FloatField(allow_null=True)
+    information_ratio = serializers.FloatField(allow_null=True)
+    benchmark_observations = serializers.IntegerField(allow_null=True)
+
+
+def _published(index: Index) -> IndexRun | None:
+    runs = getattr(index, "published_runs", None)
+    if runs is None:  # not prefetched: the caller forgot the selector (would be N+1)
+        raise RuntimeError("load indexes with portfolio.selectors.index_list_published")
+    return runs[0] if runs else None
+
+
+class IndexListOutputSerializer(serializers.ModelSerializer):
+    base_value = serializers.DecimalField(max_digits=12, decimal_places=4)
+    benchmark = serializers.CharField(
+        source="benchmark.symbol", allow_null=True, help_text="Benchmark symbol."
+    )
+    universe: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="symbol", help_text="Symbols, A→Z."
+    )
+    published_run = serializers.SerializerMethodField(
+        help_text="The run readers see; null until one is published."
+    )
+
+    class Meta:
+        model = Index
+        fields = [
+            "slug",
+            "name",
+            "base_value",
+            "base_currency",
+            "benchmark",
+            "universe",
+            "published_run",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(PublishedRunSummarySerializer(allow_null=True))
+    def get_published_run(self, index: Index) -> dict[str, Any] | None:
+        run = _published(index)
+        return None if run is None else dict(PublishedRunSummarySerializer(run).data)
+
+
+class IndexDetailOutputSerializer(IndexListOutputSerializer):
+    strategy = serializers.IntegerField(source="strategy_id", help_text="Strategy config id.")
+    inception_date = serializers.SerializerMethodField(help_text="First date with a level.")
+    metrics = serializers.SerializerMethodField(
+        help_text="The published run's metrics over its whole history (range `max`)."
+    )
+
+    class Meta(IndexListOutputSerializer.Meta):
+        fields = [
+            *IndexListOutputSerializer.Meta.fields,
+            "description",
+            "strategy",
+            "inception_date",
+            "metrics",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_inception_date(self, index: Index) -> str | None:
+        run = _published(index)
+        return None if run is None or run.inception_date is None else run.inception_date.isoformat()
+
+    @extend_schema_field(IndexMetricsSerializer(allow_null=True))
+    def get_metrics(self, index: Index) -> dict[str, Any] | None:
+        run = _published(index)
+        if run is None or "max" not in (run.metrics or {}):
+            return None
+        return dict(IndexMetricsSerializer(run.metrics["max"]).data)
+
+
+class IndexValueOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    level = level()
+
+
+class AllocationOutputSerializer(serializers.Serializer):
+    rebalance_date = serializers.DateField()
+    symbol = serializers.CharField(source="asset.symbol")
+    name = serializers.CharField(source="asset.name")
+    sector = serializers.CharField(source="asset.sector")
+    asset_class = serializers.CharField(source="asset.asset_class")
+    weight = serializers.DecimalField(
+        max_digits=MAX_DIGITS,
+        decimal_places=WEIGHT_DECIMAL_PLACES,
+        help_text="Target weight set at the close of the rebalance date (0–1).",
+    )
+
+
+class IndexMetricsOutputSerializer(serializers.Serializer):
+    index = serializers.CharField(help_text="Index slug.")
+    run_id = serializers.IntegerField(help_text="The published run the metrics belong to.")
+    data_through = serializers.DateField(allow_null=True)
+    range = serializers.ChoiceField(choices=list(METRIC_RANGES))
+    metrics = IndexMetricsSerializer()
+
+
+class BenchmarkPointOutputSerializer(serializers.Serializer):
+    """One date on which both the index and its benchmark have a value."""
+
+    date = serializers.DateField()
+    index_level = level(source="level", help_text="The index level on this date.")
+    benchmark_level = serializers.SerializerMethodField(
+        help_text="Benchmark close × base value ÷ its close on the window's first common date."
+    )
+
+    @extend_schema_field(level())
+    def get_benchmark_level(self, value: Any) -> str:
+        base_value: Decimal = self.context["base_value"]
+        base_close: Decimal = self.context["base_close"]
+        rebased = base_value * Decimal(value.benchmark_close) / base_close
+        return str(level().to_representation(rebased))
+
+
+# RUNS
+
+
+def _choice_string(choices: type[Any], help_text: str) -> serializers.CharField:
+    """A choice documented by a pattern, not an enum component: ``status``/``trigger`` enums of
+    other apps already own those component names (``ENUM_NAME_OVERRIDES`` is shared settings)."""
+    values = [str(value) for value in choices.values]
+    schema = {"type": "string", "pattern": f"^({'|'.join(values)})$"}
+
+    @extend_schema_field(schema)
+    class ChoiceStringField(serializers.CharField):
+        pass
+
+    return ChoiceStringField(help_text=f"{help_text} One of: {', '.join(values)}.")
+
+
+class IndexRunOutputSerializer(serializers.ModelSerializer):
+    status = _choice_string(
+        IndexRun.Status, "running → succeeded → published → superseded, or failed."
+    )
+    trigger = _choice_string(IndexRun.Trigger, "What started the computation.")
+    triggered_by = serializers.SerializerMethodField()
+    last_level = level(allow_null=True)
+
+    class Meta:
+        model = IndexRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "triggered_by",
+            "refresh_run",
+            "data_through",
+            "inception_date",
+            "last_level",
+            "rebalance_count",
+            "error",
+            "request_id",
+            "started_at",
+            "finished_at",
+            "published_at",
+        ]
+        read_only_fields = fields
+
+    def get_triggered_by(self, run: IndexRun) -> str | None:
+        return run.triggered_by.email if run.triggered_by else None
+
+
+class IndexRunDetailOutputSerializer(IndexRunOutputSerializer):
+    class Meta(IndexRunOutputSerializer.Meta):
+        fields = [
+            *IndexRunOutputSerializer.Meta.fields,
+            "config_snapshot",
+            "universe_snapshot",
+            "timings",
+            "diagnostics",
+            "metrics",
+        ]
+        read_only_fields = fields
+
+
+class ComputeAcceptedOutputSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`queued`: a worker will create and run it.")
+    index = serializers.CharField(help_text="Index slug.")
+    task_id = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(help_text="Find the run with `?request_id=` on the list.")
+    runs_url = serializers.CharField(help_text="The runs list filtered to this request.")
+
+
+# SIMULATIONS
+
+
+class SimulationInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=MAX_MONEY_INPUT_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        help_text="Invested on the start date, in `currency` (> 0).",
+    )
+    currency = serializers.CharField(
+        min_length=3,
+        max_length=3,
+        help_text="ISO 4217 code with an FX series to USD (see `GET currencies/`).",
+    )
+    start = serializers.DateField(
+        help_text="Investment date; a non-trading day invests on the next trading day."
+    )
+    end = serializers.DateField(
+        required=False, allow_null=True, help_text="Valuation date (default: the last level)."
+    )
+    monthly_contribution = serializers.DecimalField(
+        max_digits=MAX_MONEY_INPUT_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        min_value=Decimal(0),
+        required=False,
+        default=Decimal(0),
+        help_text="Added on the first trading day of every later month (≥ 0).",
+    )
+
+    def validate_amount(self, amount: Decimal) -> Decimal:
+        if amount <= 0:
+            raise serializers.ValidationError("Must be greater than 0.")
+        return amount
+
+    def validate_currency(self, currency: str) -> str:
+        code = currency.strip().upper()
+        if not _CURRENCY_CODE.match(code):
+            raise serializers.ValidationError("A currency is a three-letter ISO 4217 code.")
+        if not currency_convertible(code=code):
+            raise serializers.ValidationError(f"No exchange rate to USD is available for {code}.")
+        return code
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.get("end")
+        if end is not None and attrs["start"] > end:
+            raise serializers.ValidationError({"end": "Must not be before the start date."})
+        return attrs
+
+
+class SimulationPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    value = money(help_text="Value of the position in `currency` at that day's close.")
+
+
+class SimulationContributionSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    amount = money()
+
+
+class SimulationOutputSerializer(serializers.Serializer):
+    index = serializers.CharField()
+    currency = serializers.CharField()
+    start_date = serializers.DateField(help_text="First trading day on or after `start`.")
+    end_date = serializers.DateField(help_text="Last trading day on or before `end`.")
+    invested = money(help_text="Initial amount plus contributions.")
+    final_value = money()
+    profit = money(help_text="`final_value − invested` (exactly, in the strings).")
+    roi = ratio(help_text="`profit ÷ invested` (0.1 = 10 %).")
+    time_weighted_return = ratio(help_text="Growth of one unit invested at the start, − 1.")
+    cagr = ratio(allow_null=True, help_text="Annualized time-weighted return; null under a day.")
+    max_drawdown = ratio(help_text="Worst fall of the position in `currency` (≤ 0).")
+    contributions = SimulationContributionSerializer(many=True)
+    values = SimulationPointSerializer(many=True)
+
+
+# STRATEGIES
+
+
+class StrategyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StrategyConfig
+        fields = [
+            "id",
+            "name",
+            "description",
+            *ENGINE_FIELDS,
+            "risk_free_rate",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class StrategyInputSerializer(serializers.Serializer):
+    """PUT: every field except ``description``; PATCH (``partial``): any subset.
+
+    Types and simple ranges are checked here; the rules that tie fields together (component
+    weights sum to 1, min < max weight, …) by ``StrategyConfig.full_clean`` — the engine's own
+    validation — so the API refuses exactly what the engine would.
+    """
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    momentum_weight = serializers.FloatField(min_value=0, max_value=1)
+    market_cap_weight = serializers.FloatField(min_value=0, max_value=1)
+    risk_parity_weight = serializers.FloatField(min_value=0, max_value=1)
+    momentum_lookback = serializers.IntegerField(min_value=2, max_value=2520)
+    volatility_lookback = serializers.IntegerField(min_value=2, max_value=2520)
+    momentum_threshold = serializers.FloatField(min_value=-1, max_value=10)
+    outlier_std_threshold = serializers.FloatField(min_value=0, max_value=100)
+    min_price = serializers.FloatField(min_value=0, max_value=1_000_000)
+    max_forward_fill_days = serializers.IntegerField(min_value=0, max_value=365)
+    min_daily_return = serializers.FloatField(min_value=-1, max_value=0)
+    max_daily_return = serializers.FloatField(min_value=0, max_value=100)
+    min_weight = serializers.FloatField(min_value=0, max_value=1)
+    max_weight = serializers.FloatField(min_value=0, max_value=1)
+    min_assets = serializers.IntegerField(min_value=1, max_value=10_000)
+    min_coverage = serializers.FloatField(min_value=0, max_value=1)
+    rebalance_frequency = serializers.ChoiceField(choices=RebalanceFrequency.choices)
+    transaction_cost_bps = serializers.FloatField(min_value=0, max_value=5000)
+    risk_free_rate = serializers.FloatField(min_value=-1, max_value=1)

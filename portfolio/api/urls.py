@@ -1,0 +1,34 @@
+"""Routes of the index API, included under ``/api/v2/`` by ``config/api_urls.py``."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("indexes/", views.IndexListView.as_view(), name="index-list"),
+    path("indexes/<slug:slug>/", views.IndexDetailView.as_view(), name="index-detail"),
+    path("indexes/<slug:slug>/values/", views.IndexValueListView.as_view(), name="index-values"),
+    path(
+        "indexes/<slug:slug>/allocations/",
+        views.IndexAllocationListView.as_view(),
+        name="index-allocations",
+    ),
+    path("indexes/<slug:slug>/metrics/", views.IndexMetricsView.as_view(), name="index-metrics"),
+    path(
+        "indexes/<slug:slug>/benchmark/",
+        views.IndexBenchmarkView.as_view(),
+        name="index-benchmark",
+    ),
+    path(
+        "indexes/<slug:slug>/simulations/",
+        views.IndexSimulationView.as_view(),
+        name="index-simulations",
+    ),
+    path("indexes/<slug:slug>/runs/", views.IndexRunListView.as_view(), name="index-run-list"),
+    path(
+        "indexes/<slug:slug>/runs/<int:pk>/",
+        views.IndexRunDetailView.as_view(),
+        name="index-run-detail",
+    ),
+    path("strategies/<int:pk>/", views.StrategyDetailView.as_view(), name="strategy-detail"),
+]

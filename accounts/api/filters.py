@@ -5,9 +5,10 @@ from __future__ import annotations
 import django_filters
 
 from accounts.models import AuditEvent
+from core.filters import StrictFilterSet
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(StrictFilterSet):
     action = django_filters.CharFilter(help_text="Exact action, e.g. `auth.login_failed`.")
     actor = django_filters.NumberFilter(field_name="actor_id", help_text="Actor user id.")
     target_type = django_filters.CharFilter(help_text="e.g. `market.asset`.")

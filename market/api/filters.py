@@ -5,13 +5,17 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from core.filters import StrictFilterSet
 from market.models import Asset, AssetClass, Price, RefreshRun
 
 
-class AssetFilter(django_filters.FilterSet):
+class AssetFilter(StrictFilterSet):
     sector = django_filters.CharFilter(lookup_expr="iexact", help_text="Sector, any case.")
     asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices)
-    is_active = django_filters.BooleanFilter()
+    # Strict: anything but true/false is a 400 (django-filter's BooleanFilter ignores it).
+    is_active = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
     search = django_filters.CharFilter(
         method="filter_search", max_length=100, help_text="Part of the symbol or the name."
     )
@@ -24,7 +28,7 @@ class AssetFilter(django_filters.FilterSet):
         return queryset.filter(Q(symbol__icontains=value) | Q(name__icontains=value))
 
 
-class PriceFilter(django_filters.FilterSet):
+class PriceFilter(StrictFilterSet):
     start = django_filters.DateFilter(field_name="date", lookup_expr="gte", help_text="From.")
     end = django_filters.DateFilter(field_name="date", lookup_expr="lte", help_text="To.")
 
@@ -33,7 +37,7 @@ class PriceFilter(django_filters.FilterSet):
         fields = ["start", "end"]
 
 
-class RefreshRunFilter(django_filters.FilterSet):
+class RefreshRunFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=RefreshRun.Status.choices)
     trigger = django_filters.ChoiceFilter(choices=RefreshRun.Trigger.choices)
     request_id = django_filters.CharFilter(max_length=128)

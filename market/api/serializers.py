@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -22,6 +23,26 @@ class SymbolField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         return str(super().to_internal_value(data)).upper()
+
+
+class MarketCapField(serializers.RegexField):
+    """A non-negative amount with at most 2 decimals, as a string (``"3400000000000.00"``).
+
+    A string with an exact pattern rather than a JSON number, so the schema says precisely
+    what is accepted and no binary float rounding happens on the way in.
+    """
+
+    PATTERN = r"^\d{1,18}(?:\.\d{1,2})?$"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", "Market capitalisation, e.g. `3400000000000.00`.")
+        super().__init__(self.PATTERN, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Decimal | None:
+        # Convert only after the pattern validator accepted the string.
+        value = super().run_validation(data)
+        return None if value is None else Decimal(value)
 
 
 class AssetOutputSerializer(serializers.ModelSerializer):
@@ -51,14 +72,7 @@ class AssetCreateInputSerializer(serializers.Serializer):
         max_length=3, required=False, default="USD", validators=[CURRENCY_VALIDATOR]
     )
     exchange = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
-    market_cap = serializers.DecimalField(
-        max_digits=20, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
-    )
-
-    def validate_symbol(self, value: str) -> str:
-        if Asset.objects.filter(symbol=value).exists():
-            raise serializers.ValidationError("A live asset with this symbol already exists.")
-        return value
+    market_cap = MarketCapField(required=False, default=None)
 
 
 class AssetUpdateInputSerializer(serializers.Serializer):
@@ -69,9 +83,7 @@ class AssetUpdateInputSerializer(serializers.Serializer):
     asset_class = serializers.ChoiceField(choices=AssetClass.choices, required=False)
     currency = serializers.CharField(max_length=3, required=False, validators=[CURRENCY_VALIDATOR])
     exchange = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    market_cap = serializers.DecimalField(
-        max_digits=20, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
+    market_cap = MarketCapField(required=False)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -136,21 +148,27 @@ class RefreshRequestInputSerializer(serializers.Serializer):
     end = serializers.DateField(required=False, help_text="Last date (default: today, UTC).")
 
     def validate_symbols(self, symbols: list[str]) -> list[str]:
-        symbols = sorted(set(symbols))
-        known = set(Asset.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
-        unknown = [symbol for symbol in symbols if symbol not in known]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown symbols: {', '.join(unknown)}.")
-        return symbols
+        return sorted(set(symbols))
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("start"), attrs.get("end")
-        today = timezone.now().date()
-        if end is not None and end > today:
-            raise serializers.ValidationError({"end": "Must not be in the future."})
-        if start is not None and start > (end or today):
-            raise serializers.ValidationError({"start": "Must not be after the end date."})
-        return attrs
+
+def refresh_request_problems(attrs: dict[str, Any]) -> list[dict[str, str]]:
+    """What makes a well-formed refresh request impossible now (unknown symbols, dates in the
+    future or reversed), as problem ``errors``; empty when it can run."""
+    problems: list[dict[str, str]] = []
+    symbols = attrs.get("symbols") or []
+    known = set(Asset.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
+    unknown = [symbol for symbol in symbols if symbol not in known]
+    if unknown:
+        problems.append(
+            {"detail": f"Unknown symbols: {', '.join(unknown)}.", "pointer": "#/symbols"}
+        )
+    start, end = attrs.get("start"), attrs.get("end")
+    today = timezone.now().date()
+    if end is not None and end > today:
+        problems.append({"detail": "Must not be in the future.", "pointer": "#/end"})
+    elif start is not None and start > (end or today):
+        problems.append({"detail": "Must not be after the end date.", "pointer": "#/start"})
+    return problems
 
 
 class RefreshAcceptedOutputSerializer(serializers.Serializer):

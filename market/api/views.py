@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.models import AuditEvent
 from accounts.permissions import IsAnalyst, IsViewer, ViewerReadsAnalystWrites
 from accounts.services import audit_from_request
-from core.errors import ServiceUnavailableError
+from core.errors import ConflictError, ServiceUnavailableError, UnprocessableError
 from core.openapi import problem_responses
 from core.pagination import CataloguePagination, SeriesCursorPagination
 from market.models import Asset
@@ -44,6 +44,7 @@ from .serializers import (
     RefreshAcceptedOutputSerializer,
     RefreshRequestInputSerializer,
     RefreshRunOutputSerializer,
+    refresh_request_problems,
 )
 
 SYMBOL_PARAMETER = OpenApiParameter(
@@ -99,7 +100,10 @@ class AssetListCreateView(generics.ListAPIView):
         tags=["assets"],
         summary="Create an asset (analyst)",
         request=AssetCreateInputSerializer,
-        responses={201: AssetOutputSerializer},
+        responses={
+            201: AssetOutputSerializer,
+            **problem_responses(409, s409="A live asset already uses this symbol."),
+        },
         examples=[
             OpenApiExample(
                 "new asset",
@@ -117,6 +121,8 @@ class AssetListCreateView(generics.ListAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = AssetCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if asset_list().filter(symbol=data.validated_data["symbol"]).exists():
+            raise ConflictError("A live asset with this symbol already exists.")
         with transaction.atomic():
             asset = asset_create(**data.validated_data)
             audit_from_request(
@@ -296,7 +302,12 @@ class RefreshJobListCreateView(generics.ListAPIView):
         request=RefreshRequestInputSerializer,
         responses={
             202: RefreshAcceptedOutputSerializer,
-            **problem_responses(503, s503="The job queue is unavailable."),
+            **problem_responses(
+                422,
+                503,
+                s422="Unknown symbols, or dates in the future or reversed; see `errors`.",
+                s503="The job queue is unavailable.",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -309,6 +320,11 @@ class RefreshJobListCreateView(generics.ListAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = RefreshRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        problems = refresh_request_problems(data.validated_data)
+        if problems:
+            raise UnprocessableError(
+                "The refresh cannot run as requested.", extra={"errors": problems}
+            )
         request_id = str(getattr(request, "request_id", ""))
         with transaction.atomic():
             enqueued = refresh_enqueue(

@@ -93,12 +93,12 @@ def test_analyst_creates_updates_deletes_and_restores_an_asset_with_audit(client
     assert update_event.actor == analyst.user
 
 
-def test_duplicate_live_symbol_is_a_field_error(client_as):
+def test_duplicate_live_symbol_is_a_409_conflict(client_as):
     AssetFactory(symbol="DUPE")
     response = client_as("analyst").post(
         api_url("asset-list"), {"symbol": "DUPE", "asset_class": "equity"}, format="json"
     )
-    assert assert_problem(response, 400)["errors"][0]["pointer"] == "#/symbol"
+    assert assert_problem(response, 409)["type"].endswith("/conflict")
 
 
 def test_fx_symbols_with_a_slash_route_to_the_asset(client_as):
@@ -242,5 +242,5 @@ def test_refresh_rejects_unknown_symbols_and_future_dates(client_as):
     unknown = analyst.post(url, {"symbols": ["NOSUCH"]}, format="json")
     future = analyst.post(url, {"end": "2999-01-01"}, format="json")
 
-    assert assert_problem(unknown, 400)["errors"][0]["pointer"] == "#/symbols"
-    assert assert_problem(future, 400)["errors"][0]["pointer"] == "#/end"
+    assert assert_problem(unknown, 422)["errors"][0]["pointer"] == "#/symbols"
+    assert assert_problem(future, 422)["errors"][0]["pointer"] == "#/end"

@@ -91,8 +91,13 @@ ON_COMMIT = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 @ON_COMMIT
 def test_post_queues_a_compute_after_commit_audits_it_and_answers_202(analyst, index, monkeypatch):
-    sent = []
-    monkeypatch.setattr(compute_index, "delay", lambda **kwargs: sent.append(kwargs) or FakeResult)
+    sent: list[dict] = []
+
+    def delay(**kwargs):
+        sent.append(kwargs)
+        return FakeResult
+
+    monkeypatch.setattr(compute_index, "delay", delay)
     runs_before = IndexRun.objects.count()
 
     response = analyst.post(

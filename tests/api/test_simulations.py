@@ -116,7 +116,7 @@ def test_monthly_contributions_buy_on_the_first_trading_day_of_each_month(viewer
     assert response.status_code == 200, response.content
     body = response.json()
     levels = published_levels(demo_index, start, end)
-    first_of_month = {}
+    first_of_month: dict[tuple[int, int], tuple[datetime.date, float]] = {}
     for day, level in levels:
         first_of_month.setdefault((day.year, day.month), (day, level))
     flows = [(levels[0][0], levels[0][1], 1000.0)] + [

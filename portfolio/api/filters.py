@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import django_filters
 
+from core.filters import StrictFilterSet
 from portfolio.models import IndexRun
 
 
-class IndexRunFilter(django_filters.FilterSet):
+class IndexRunFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=IndexRun.Status.choices)
     trigger = django_filters.ChoiceFilter(choices=IndexRun.Trigger.choices)
     request_id = django_filters.CharFilter(max_length=128, help_text="Runs started by a request.")

@@ -8,7 +8,6 @@ per run), ``null`` where undefined.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +25,6 @@ WEIGHT_DECIMAL_PLACES = 6
 RATIO_DECIMAL_PLACES = 6
 # Digits before the point + the places: a level or an amount never gets near 10^18.
 MAX_DIGITS = 24
-MAX_MONEY_INPUT_DIGITS = 15  # up to 9 999 999 999 999.99
-_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
@@ -302,15 +299,36 @@ class ComputeAcceptedOutputSerializer(serializers.Serializer):
 # SIMULATIONS
 
 
+class MoneyInputField(serializers.RegexField):
+    """An amount with at most 2 decimals, as a string (``"10000.00"``) matching an exact
+    pattern, so the schema says precisely what is accepted and no binary float rounding
+    happens on the way in (as ``market.api.serializers.MarketCapField``)."""
+
+    NON_NEGATIVE = r"^\d{1,13}(?:\.\d{1,2})?$"
+    POSITIVE = r"^(?!0+(?:\.0{1,2})?$)\d{1,13}(?:\.\d{1,2})?$"
+
+    def __init__(self, *, positive: bool, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid": ("A positive amount" if positive else "An amount of 0 or more")
+                + " with at most 2 decimals, e.g. 10000.00."
+            },
+        )
+        super().__init__(self.POSITIVE if positive else self.NON_NEGATIVE, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Decimal:
+        # Convert only after the pattern validator accepted the string.
+        return Decimal(super().run_validation(data))
+
+
 class SimulationInputSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
-        max_digits=MAX_MONEY_INPUT_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
-        help_text="Invested on the start date, in `currency` (> 0).",
+    amount = MoneyInputField(
+        positive=True, help_text="Invested on the start date, in `currency` (> 0), e.g. `10000.00`."
     )
-    currency = serializers.CharField(
-        min_length=3,
-        max_length=3,
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        error_messages={"invalid": "A currency is a three-letter ISO 4217 code."},
         help_text="ISO 4217 code with an FX series to USD (see `GET currencies/`).",
     )
     start = serializers.DateField(
@@ -319,24 +337,15 @@ class SimulationInputSerializer(serializers.Serializer):
     end = serializers.DateField(
         required=False, allow_null=True, help_text="Valuation date (default: the last level)."
     )
-    monthly_contribution = serializers.DecimalField(
-        max_digits=MAX_MONEY_INPUT_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
-        min_value=Decimal(0),
+    monthly_contribution = MoneyInputField(
+        positive=False,
         required=False,
-        default=Decimal(0),
+        default="0",
         help_text="Added on the first trading day of every later month (≥ 0).",
     )
 
-    def validate_amount(self, amount: Decimal) -> Decimal:
-        if amount <= 0:
-            raise serializers.ValidationError("Must be greater than 0.")
-        return amount
-
     def validate_currency(self, currency: str) -> str:
-        code = currency.strip().upper()
-        if not _CURRENCY_CODE.match(code):
-            raise serializers.ValidationError("A currency is a three-letter ISO 4217 code.")
+        code = currency.upper()
         if not currency_convertible(code=code):
             raise serializers.ValidationError(f"No exchange rate to USD is available for {code}.")
         return code

@@ -416,10 +416,11 @@ class IndexBenchmarkView(_PublishedListView):
         self, pointer: PublishedPointer, params: dict[str, Any]
     ) -> dict[str, Any]:
         # The first common date of the whole window (not of the page): every page rebases
-        # to the same close.
-        base_close = (
-            self._aligned(pointer, params).values_list("benchmark_close", flat=True).first()
-        )
+        # to the same close. Nothing published: no rows, nothing to rebase.
+        base_close = None
+        if pointer.run_id is not None:
+            aligned = self._aligned(pointer, params)
+            base_close = aligned.values_list("benchmark_close", flat=True).first()
         return {"base_value": Decimal(pointer.base_value), "base_close": base_close}
 
     @extend_schema(
@@ -739,7 +740,13 @@ def _jsonable(diff: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
     return {field: {"old": old, "new": new} for field, (old, new) in diff.items()}
 
 
-_STRATEGY_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Strategy id.")
+_STRATEGY_ID = OpenApiParameter(
+    "id",
+    int,
+    OpenApiParameter.PATH,
+    description="Strategy id (`strategy` of an index).",
+    examples=[OpenApiExample("default strategy", value=1)],
+)
 _STRATEGY_CHANGE_NOTE = (
     "Validated like the admin (the engine's own rules: component weights sum to 1, "
     "min_weight < max_weight, …); 400 with field errors otherwise. Audited. Takes effect at "

@@ -342,6 +342,15 @@ def test_benchmark_window_rebases_on_its_first_common_date_on_every_page(viewer,
     assert row["benchmark_level"] == str(expected.quantize(Decimal("0.000001")))
 
 
+def test_benchmark_of_an_unpublished_index_is_empty(viewer):
+    published_index_build(slug="draft", publish=False)
+
+    response = viewer.get(api_url("index-benchmark", slug="draft"))
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
 def test_benchmark_of_an_index_without_one_is_404(viewer):
     published_index_build(slug="solo", benchmark=False)
 

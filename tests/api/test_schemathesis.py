@@ -18,20 +18,29 @@ from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 
+from portfolio.models import Index
+from strategy.models import StrategyConfig
 from tests.factories import AnalystFactory, AssetFactory, PriceFactory, RefreshRunFactory
+from tests.portfolio.published import published_index_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 MAX_EXAMPLES = 20
 # Valid-by-schema data may still be refused for the state it meets: 409 (a live duplicate)
 # and 422 (e.g. a refresh of unknown symbols) are documented answers, never 400.
+ACCEPTED = ["2xx", "401", "403", "404", "409", "422", "429"]
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "checks": {
-            "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]
+        "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+        # Rules across fields that a schema cannot state are 400s: a simulation's end before
+        # its start or a currency without an FX series; a strategy whose component weights
+        # do not sum to 1 (the engine's own validation).
+        "operations": [
+            {
+                "include-path-regex": "/simulations/$|/strategies/",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
             }
-        }
+        ],
     }
 )
 UNTHROTTLED = "100000/min"
@@ -41,11 +50,13 @@ UNTHROTTLED = "100000/min"
 def seeded_analyst(monkeypatch, settings):
     """Seed assets, prices and runs; never let a POST reach the real task queue."""
     from market import tasks
+    from portfolio import tasks as portfolio_tasks
 
     class Sent:
         id = "schemathesis-task"
 
     monkeypatch.setattr(tasks.refresh_market_data, "delay", lambda **_: Sent())
+    monkeypatch.setattr(portfolio_tasks.compute_index, "delay", lambda **_: Sent())
     # Schemathesis is one client hammering the API: lift the capacity throttles (the
     # brute-force limits on sign-in stay on and answer a documented 429).
     scopes = ("anon", "viewer", "analyst", "admin", "simulation")
@@ -59,6 +70,12 @@ def seeded_analyst(monkeypatch, settings):
         PriceFactory(asset=asset, date=dt.date(2024, 1, 1) + dt.timedelta(days=offset))
     analyst = AnalystFactory()
     RefreshRunFactory(triggered_by=analyst)
+    # A published index under the slug the schema's examples use, and strategy 1 (the
+    # example id), so the index endpoints answer with data, not only 404s.
+    Index.objects.filter(slug="autoindex").delete()
+    published_index_build(slug="autoindex", days=60)
+    if not StrategyConfig.objects.filter(pk=1).exists():
+        StrategyConfig.objects.create(pk=1, name="schemathesis")
     return analyst
 
 

@@ -1,0 +1,30 @@
+"""Index endpoints (v2): catalogue, published data, simulations, runs, strategies.
+
+Roles: published data and simulations for viewers and up (the index detail also for anonymous
+callers when ``PUBLIC_INDEX_SUMMARY`` is on); runs and strategies for analysts and up.
+"""
+
+from .indexes import (
+    IndexAllocationListView,
+    IndexBenchmarkView,
+    IndexDetailView,
+    IndexListView,
+    IndexMetricsView,
+    IndexValueListView,
+)
+from .runs import IndexRunDetailView, IndexRunListView
+from .simulations import IndexSimulationView
+from .strategies import StrategyDetailView
+
+__all__ = [
+    "IndexAllocationListView",
+    "IndexBenchmarkView",
+    "IndexDetailView",
+    "IndexListView",
+    "IndexMetricsView",
+    "IndexRunDetailView",
+    "IndexRunListView",
+    "IndexSimulationView",
+    "IndexValueListView",
+    "StrategyDetailView",
+]

@@ -9,8 +9,9 @@ Figures (one JSON line each):
   20,000-row sample of new rows;
 - ``ingest.speedup_vs_orm``: first insert ÷ ORM baseline;
 - ``ingest.rows``, ``ingest.revisions``: what was measured;
-- ``ingest.phase_*_s``: where the first insert's time goes (CSV serialisation in Python, COPY
-  into the staging table, the INSERT … ON CONFLICT statement), measured on one extra batch.
+- ``ingest.phase_*_s``: where the first insert's time goes (binary serialisation in numpy, COPY
+  into the staging table, the match + INSERT/UPDATE statements, the commit), measured on one
+  extra batch.
 
 Data: the S&P 500 universe 2019–2024 (``../shared/data/prices_sp500_universe_2019_2024.csv.gz``
 relative to the repository, 669k real rows) tiled over a second set of assets to pass 1 M rows;
@@ -131,28 +132,28 @@ def _orm_baseline(rows: pd.DataFrame) -> float:
 
 
 def _phases(batch: pd.DataFrame) -> dict[str, float]:
-    """Time the three phases of one upsert of new rows, with prices_upsert's own SQL."""
+    """Time the phases of one upsert of new rows, with prices_upsert's own SQL."""
     from django.db import connection, transaction
 
+    from core.pgcopy import copy_binary
     from market.services import prices
 
     frame = batch.loc[:, list(prices.PRICE_COLUMNS)]
     timings: dict[str, float] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         started = time.perf_counter()
-        buffers = prices.staging_csv_chunks(frame)
+        payload = prices.staging_payload(frame)
         timings["serialise"] = time.perf_counter() - started
         cursor.execute(prices._CREATE_STAGING)
         started = time.perf_counter()
-        columns = ", ".join(prices.PRICE_COLUMNS)
-        with cursor.copy(f"COPY price_staging ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            for text in buffers:
-                copy.write(text)
+        copy_binary("price_staging", prices.STAGING_COLUMNS, payload)
         timings["copy"] = time.perf_counter() - started
         started = time.perf_counter()
-        cursor.execute(prices._UPSERT, {"source": "bench", "run_id": None})
+        prices.write_staged_prices(cursor, source="bench", refresh_run_id=None, may_exist=False)
         timings["insert"] = time.perf_counter() - started
-        cursor.execute("DROP TABLE price_staging")
+        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(prices._TEMP_TABLES)}")
+        commit_started = time.perf_counter()
+    timings["commit"] = time.perf_counter() - commit_started
     return timings
 
 

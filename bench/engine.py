@@ -75,8 +75,8 @@ def _store_benchmark_index(closes: pd.DataFrame, market_caps: pd.Series) -> Any:
     long = closes.set_axis(asset_ids, axis=1).rename_axis(index="date", columns="asset_id")
     started = time.perf_counter()
     for first in range(0, len(asset_ids), UPSERT_BATCH_ASSETS):
-        batch: pd.Series = long.iloc[:, first : first + UPSERT_BATCH_ASSETS].stack()
-        rows = batch.rename("close").reset_index()
+        batch = long.iloc[:, first : first + UPSERT_BATCH_ASSETS]
+        rows = batch.melt(ignore_index=False, value_name="close").dropna().reset_index()
         rows["date"] = rows["date"].dt.date
         for column in ("open", "high", "low", "volume"):
             rows[column] = np.nan

@@ -245,4 +245,4 @@ def test_rebalance_with_too_few_eligible_assets_is_skipped_and_holdings_drift() 
 )
 def test_config_rejects_out_of_range_values(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field.split("_")[0]):
-        EngineConfig(**{field: value})  # type: ignore[arg-type]
+        EngineConfig(**{field: value})

@@ -108,7 +108,7 @@ def test_returns_are_clipped_to_the_daily_bounds() -> None:
 
 def starts(dates: list[str], frequency: str) -> list[str]:
     index = pd.DatetimeIndex(dates)
-    rows = period_start_rows(index, frequency)  # type: ignore[arg-type]
+    rows = period_start_rows(index, frequency)
     return [index[row].strftime("%Y-%m-%d") for row in rows]
 
 

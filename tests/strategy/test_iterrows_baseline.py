@@ -30,7 +30,7 @@ def test_baseline_agrees_with_engine(seed: int, frequency: str) -> None:
     closes = random_closes(seed)
     caps = {"S0": 1e9, "S1": None, "S2": 5e9, "S3": float("nan"), "S4": 2e10}
     config = EngineConfig(
-        rebalance_frequency=frequency,  # type: ignore[arg-type]
+        rebalance_frequency=frequency,
         volatility_lookback=15,
         momentum_lookback=8,
         min_weight=0.05,

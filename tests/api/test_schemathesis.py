@@ -23,7 +23,12 @@ from strategy.models import StrategyConfig
 from tests.factories import AnalystFactory, AssetFactory, PriceFactory, RefreshRunFactory
 from tests.portfolio.published import published_index_build
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after a transactional test without it re-creates the content
+# types, and a later serialized-rollback test (tests/market) then fails to restore its own.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 MAX_EXAMPLES = 20
 # Valid-by-schema data may still be refused for the state it meets: 409 (a live duplicate)

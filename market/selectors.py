@@ -50,7 +50,7 @@ def currencies_available() -> list[CurrencyRange]:
 
     USD itself is always available (no conversion; dates are ``None``). One query: the date
     range per live FX asset is aggregated in the database. When both ``EUR/USD`` and
-    ``USD/EUR`` exist, the one with more observations is reported.
+    ``USD/EUR`` exist, ``EUR/USD`` is reported: the pair simulations convert with.
     """
     rows = (
         Price.objects.filter(asset__asset_class=AssetClass.FX, asset__deleted_at__isnull=True)
@@ -71,7 +71,7 @@ def currencies_available() -> list[CurrencyRange]:
             last_date=row["last_date"],
             observations=row["observations"],
         )
-        if code not in best or candidate.observations > best[code].observations:
+        if code not in best or base == code:  # C/USD wins over USD/C
             best[code] = candidate
     best[BASE_CURRENCY] = CurrencyRange(BASE_CURRENCY, None, None, None, 0)
     return [best[code] for code in sorted(best)]

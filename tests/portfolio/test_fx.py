@@ -7,13 +7,10 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from market.models import AssetClass
-from portfolio.fx import UnknownCurrencyError, available_currencies, usd_per_unit_series
-from portfolio.models import Index, IndexRun
+from portfolio.fx import UnknownCurrencyError, usd_per_unit_series
 from tests.factories import AssetFactory, PriceFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,34 +83,3 @@ def test_a_non_fx_asset_with_a_pair_like_symbol_is_not_used():
 
     with pytest.raises(UnknownCurrencyError):
         usd_per_unit_series(currency="CAD")
-
-
-def test_available_currencies_lists_usd_first_then_pairs_in_one_query():
-    fx_pair("USD/JPY", {D(2020, 1, 2): "108", D(2024, 1, 2): "140"})
-    fx_pair("EUR/USD", {D(2019, 6, 3): "1.12", D(2024, 1, 5): "1.09"})
-    fx_pair("EUR/GBP", {D(2024, 1, 2): "0.86"})  # no USD leg: not a simulation currency
-    index = Index.objects.get(slug="autoindex")
-    IndexRun.objects.create(
-        index=index,
-        trigger=IndexRun.Trigger.CLI,
-        status=IndexRun.Status.PUBLISHED,
-        inception_date=D(2015, 4, 1),
-        data_through=D(2024, 9, 12),
-    )
-
-    with CaptureQueriesContext(connection) as queries:
-        currencies = available_currencies()
-
-    assert len(queries) == 1
-    assert currencies == [
-        {"code": "USD", "pair": None, "first_date": D(2015, 4, 1), "last_date": D(2024, 9, 12)},
-        {"code": "EUR", "pair": "EUR/USD", "first_date": D(2019, 6, 3), "last_date": D(2024, 1, 5)},
-        {"code": "JPY", "pair": "USD/JPY", "first_date": D(2020, 1, 2), "last_date": D(2024, 1, 2)},
-    ]
-    assert available_currencies(index=index)[0]["first_date"] == D(2015, 4, 1)
-
-
-def test_available_currencies_without_a_published_index_has_an_open_usd_range():
-    assert available_currencies() == [
-        {"code": "USD", "pair": None, "first_date": None, "last_date": None}
-    ]

@@ -28,7 +28,8 @@ Definitions (the guarantees of :func:`simulate_investment`):
   ``V_t = amount · U_t`` exactly, so ``roi`` equals ``U_{t_n} − 1``.
 - ``time_weighted_return = U_{t_n} − 1``.
 - ``cagr = U_{t_n}^(365.25 / days) − 1`` with ``days`` the calendar days from ``t_0`` to
-  ``t_n``; ``None`` when ``days < 1``. Without contributions this is the usual
+  ``t_n``; ``None`` when ``days < 1`` or when annualising overflows a float (a steep move
+  over a few days). Without contributions this is the usual
   ``(final_value / invested)^(1/years) − 1``; with contributions it is the annualized
   time-weighted return, which does not depend on the contribution schedule (no IRR).
 - ``max_drawdown = min_t (U_t / max_{s≤t} U_s − 1)`` (≤ 0; 0.0 without a drawdown): the
@@ -108,6 +109,17 @@ class SimulationResult:
     max_drawdown: float
     values: pd.Series
     contributions: list[tuple[datetime.date, float]]
+
+
+def _annualized(growth: float, elapsed_days: int) -> float | None:
+    """``growth^(365.25/days) − 1``; None under one day, or when annualising a short, steep
+    period overflows a float (the figure would be meaningless anyway)."""
+    if elapsed_days < 1:
+        return None
+    try:
+        return float(growth ** (DAYS_PER_YEAR / elapsed_days) - 1.0)
+    except OverflowError:
+        return None
 
 
 def simulate_investment(
@@ -210,7 +222,7 @@ def simulate_investment(
     end_date = days[-1].date()
     elapsed_days = (end_date - start_date).days
     growth = float(unit_value[-1])
-    cagr = None if elapsed_days < 1 else growth ** (DAYS_PER_YEAR / elapsed_days) - 1.0
+    cagr = _annualized(growth, elapsed_days)
     flow_positions = np.flatnonzero(flows)
     return SimulationResult(
         currency=currency,

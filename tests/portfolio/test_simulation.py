@@ -334,3 +334,15 @@ def test_with_a_constant_rate_and_no_contributions_roi_is_the_index_return(
     assert result.time_weighted_return == pytest.approx(index_return, rel=1e-9, abs=1e-12)
     assert result.invested == amount
     assert -1 < result.max_drawdown <= 0
+
+
+def test_cagr_of_a_steep_short_period_is_none_instead_of_overflowing():
+    days = pd.bdate_range("2024-01-01", periods=2)
+    levels = pd.Series([1.0, 1000.0], index=days)
+
+    result = simulate_investment(
+        levels=levels, usd_per_unit=None, amount=100.0, start=days[0].date(), currency="USD"
+    )
+
+    assert result.final_value == pytest.approx(100_000.0, rel=1e-12)
+    assert result.cagr is None

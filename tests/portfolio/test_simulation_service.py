@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from market.models import Asset, Price
+from market.models import AssetClass, Price
 from portfolio import services
 from portfolio.fx import UnknownCurrencyError
 from portfolio.models import Index, IndexRun, IndexValue
 from portfolio.simulations import SimulationInvalidInput, SimulationUnprocessable, simulation_run
+from tests.factories import AssetFactory, PriceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -161,11 +164,14 @@ def test_dates_outside_the_published_data_are_unprocessable(published_index):
 
 
 def test_a_missing_fx_rate_is_unprocessable(published_index):
-    eur_usd = Asset.objects.get(symbol="EUR/USD")
-    Price.objects.filter(asset=eur_usd, date__gte=D(2021, 1, 1), date__lte=D(2021, 1, 31)).delete()
+    # A pair quoted until the end of 2020 only: January 2021 has no rate within 5 days. (Built
+    # with its own asset: prices are never deleted, not even in tests.)
+    nzd_usd = AssetFactory(symbol="NZD/USD", asset_class=AssetClass.FX, currency="USD")
+    for day in pd.bdate_range("2020-11-02", "2020-12-31"):
+        PriceFactory(asset=nzd_usd, date=day.date(), close=Decimal("0.70"), high=None, low=None)
 
-    with pytest.raises(SimulationUnprocessable, match="No EUR exchange rate") as raised:
-        simulation_run(index=published_index, amount=100, currency="EUR", start=D(2020, 12, 1))
+    with pytest.raises(SimulationUnprocessable, match="No NZD exchange rate") as raised:
+        simulation_run(index=published_index, amount=100, currency="NZD", start=D(2020, 12, 1))
     assert raised.value.extra["reason"] == "fx-unavailable"
 
 

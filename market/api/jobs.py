@@ -12,31 +12,21 @@ return the run itself.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from kombu.exceptions import OperationalError as BrokerOperationalError
-
+from core.queue import Enqueued, send_on_commit
 from market.models import RefreshRun
-
-logger = logging.getLogger(__name__)
-
-BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
 
 
 @dataclass
-class RefreshEnqueued:
+class RefreshEnqueued(Enqueued):
     """What was asked for; ``task_id`` is filled in once the task is sent (after commit)."""
 
     symbols: list[str]
     start: dt.date | None
     end: dt.date | None
     request_id: str
-    task_id: str | None = field(default=None)
-    # True when the broker refused the task (the view answers 503; nothing was started).
-    send_failed: bool = field(default=False)
 
 
 def refresh_enqueue(
@@ -57,22 +47,15 @@ def refresh_enqueue(
         symbols=list(symbols or []), start=start, end=end, request_id=request_id
     )
 
-    def send() -> None:
-        try:
-            result = refresh_market_data.delay(
-                symbols=symbols or None,
-                start=start.isoformat() if start else None,
-                end=end.isoformat() if end else None,
-                trigger=RefreshRun.Trigger.API,
-                user_id=getattr(user, "pk", None),
-                request_id=request_id,
-            )
-        except BROKER_ERRORS:
-            logger.error("could not enqueue the market refresh", exc_info=True)
-            enqueued.send_failed = True
-            return
-        enqueued.task_id = getattr(result, "id", None)
-        logger.info("market refresh enqueued", extra={"task_id": enqueued.task_id})
-
-    transaction.on_commit(send)
+    send_on_commit(
+        enqueued,
+        refresh_market_data,
+        description="market refresh",
+        symbols=symbols or None,
+        start=start.isoformat() if start else None,
+        end=end.isoformat() if end else None,
+        trigger=RefreshRun.Trigger.API,
+        user_id=getattr(user, "pk", None),
+        request_id=request_id,
+    )
     return enqueued

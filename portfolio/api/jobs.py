@@ -10,27 +10,17 @@ the run will record (``IndexRun.request_id``), so a client finds its run with
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from kombu.exceptions import OperationalError as BrokerOperationalError
-
+from core.queue import Enqueued, send_on_commit
 from portfolio.models import Index, IndexRun
-
-logger = logging.getLogger(__name__)
-
-BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
 
 
 @dataclass
-class ComputeEnqueued:
+class ComputeEnqueued(Enqueued):
     index: str
     request_id: str
-    task_id: str | None = field(default=None)
-    # True when the broker refused the task (the view answers 503; nothing was started).
-    send_failed: bool = field(default=False)
 
 
 def compute_enqueue(*, index: Index, user: Any, request_id: str) -> ComputeEnqueued:
@@ -39,20 +29,13 @@ def compute_enqueue(*, index: Index, user: Any, request_id: str) -> ComputeEnque
 
     enqueued = ComputeEnqueued(index=index.slug, request_id=request_id)
 
-    def send() -> None:
-        try:
-            result = compute_index.delay(
-                index_id=index.pk,
-                trigger=IndexRun.Trigger.API,
-                user_id=getattr(user, "pk", None),
-                request_id=request_id,
-            )
-        except BROKER_ERRORS:
-            logger.error("could not enqueue the index compute", exc_info=True)
-            enqueued.send_failed = True
-            return
-        enqueued.task_id = getattr(result, "id", None)
-        logger.info("index compute enqueued", extra={"index": index.slug, "task_id": result.id})
-
-    transaction.on_commit(send)
+    send_on_commit(
+        enqueued,
+        compute_index,
+        description=f"index compute of {index.slug}",
+        index_id=index.pk,
+        trigger=IndexRun.Trigger.API,
+        user_id=getattr(user, "pk", None),
+        request_id=request_id,
+    )
     return enqueued

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdminMixin
 from core.throttling import client_ip
 
 from .models import AuditEvent, User
@@ -41,7 +42,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the audit log is append-only (no add, change or delete, even for superusers)."""
 
     list_display = ["created_at", "action", "actor_email", "target_type", "target_repr", "ip"]
@@ -61,12 +62,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         "request_id",
         "details",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

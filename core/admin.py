@@ -73,3 +73,17 @@ class SoftDeleteAdminMixin:
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         queryset.delete()
+
+
+class ReadOnlyAdminMixin:
+    """For records that are written only by the system (runs, revisions, audit events): the
+    admin may look, never add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DeletedFilter, SoftDeleteAdminMixin
+from core.admin import DeletedFilter, ReadOnlyAdminMixin, SoftDeleteAdminMixin
 from core.request_context import current_request_id
 
 from .models import Asset, Price, PriceRevision, RefreshRun
@@ -122,7 +122,7 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(RefreshRun)
-class RefreshRunAdmin(admin.ModelAdmin):
+class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "status",
@@ -138,27 +138,9 @@ class RefreshRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "trigger"]
     list_select_related = ["triggered_by"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(PriceRevision)
-class PriceRevisionAdmin(admin.ModelAdmin):
+class PriceRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["asset", "date", "old_close", "new_close", "changed_at", "refresh_run"]
     list_select_related = ["asset", "refresh_run"]
     search_fields = ["asset__symbol"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

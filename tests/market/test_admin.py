@@ -78,3 +78,19 @@ def test_history_page_renders(admin_client_logged_in):
     asset = AssetFactory()
     response = admin_client_logged_in.get(reverse("admin:market_asset_history", args=[asset.pk]))
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "model", ["market.refreshrun", "market.pricerevision", "accounts.auditevent"]
+)
+def test_system_records_are_read_only_in_the_admin(admin_client_logged_in, model):
+    from django.apps import apps
+    from django.contrib import admin as django_admin
+
+    model_admin = django_admin.site._registry[apps.get_model(model)]
+    request = admin_client_logged_in.get(reverse("admin:index")).wsgi_request
+
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)

@@ -188,11 +188,27 @@ def ensure_redis(data_dir: Path = DATA_DIR) -> str:
     raise EmbeddedServiceError(f"embedded redis did not start; see {log_file}")
 
 
+def _stop_redis(redis_dir: Path) -> None:
+    """SHUTDOWN (saving the data); if Redis cannot save (its folder is gone), without saving."""
+    import redis
+
+    socket_path = _short_socket_path(redis_dir)
+    if not _redis_answers(socket_path):
+        return
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5)
+    try:
+        client.shutdown()
+    except redis.ConnectionError:
+        return  # it went away while shutting down: done
+    except redis.ResponseError:
+        logger.warning("embedded redis could not save on shutdown; stopping without saving")
+        with contextlib.suppress(redis.ConnectionError):
+            client.shutdown(nosave=True)
+
+
 def stop_all(data_dir: Path = DATA_DIR) -> None:
     """Stop both embedded servers (used by ``make stop``); data is kept."""
-    pid = _pid_alive(data_dir / "redis" / "redis.pid")
-    if pid is not None:
-        os.kill(pid, 15)
+    _stop_redis(data_dir / "redis")
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
         with warnings.catch_warnings():

@@ -87,3 +87,25 @@ def test_redis_in_a_deep_directory_uses_a_short_socket_path(short_tmp):
         assert embedded.ensure_redis(deep) == url  # the same server is found again
     finally:
         os.kill(_redis_pid(deep), signal.SIGKILL)
+
+
+def test_stop_all_shuts_redis_down_and_keeps_its_data(short_tmp):
+    url = embedded.ensure_redis(short_tmp)
+    redis.Redis.from_url(url).set("kept", "yes")
+    pid = _redis_pid(short_tmp)
+
+    embedded.stop_all(short_tmp)
+
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        except OSError:
+            break
+    else:
+        pytest.fail("redis is still running")
+    url = embedded.ensure_redis(short_tmp)
+    try:
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    finally:
+        os.kill(_redis_pid(short_tmp), signal.SIGKILL)

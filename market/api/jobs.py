@@ -1,12 +1,11 @@
 """Enqueue a market refresh from the API.
 
-NOTE (coordination): the refresh service (``market.services.refresh_prices``) creates its
-``RefreshRun`` when a worker starts the job, and no ``market.services.refresh_request``
-(create the run now, enqueue it) exists yet. Until it does, the API creates nothing itself: it
+The refresh service (``market.services.refresh_prices``) creates its ``RefreshRun`` when a worker
+starts the job, under the one-refresh-at-a-time lock. So the API creates nothing itself: it
 enqueues ``market.tasks.refresh_market_data`` after the surrounding transaction commits and
-returns the request id, which the run records (``RefreshRun.request_id``) so a client finds
-it with ``GET jobs/refresh/?request_id=…``. When ``refresh_request`` lands, call it here and
-return the run itself.
+returns the request id, which the run records (``RefreshRun.request_id``); a client finds its
+run with ``GET jobs/refresh/?request_id=…``. (A service that creates a queued run up front would
+let the endpoint return the run itself.)
 """
 
 from __future__ import annotations

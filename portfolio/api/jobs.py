@@ -1,7 +1,7 @@
 """Enqueue an index recompute from the API.
 
-NOTE (coordination): ``portfolio.services.compute_index_run`` creates its ``IndexRun`` when a
-worker starts, and there is no service that creates a queued run yet. So, like the market
+``portfolio.services.compute_index_run`` creates its ``IndexRun`` when a worker starts, and
+no service creates a queued run up front. So, like the market
 refresh endpoint (``market.api.jobs``), the API creates nothing: it sends
 ``portfolio.tasks.compute_index`` after the surrounding transaction commits, with the request id
 the run will record (``IndexRun.request_id``), so a client finds its run with

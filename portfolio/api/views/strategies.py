@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import (
@@ -13,17 +15,19 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.models import AuditEvent
 from accounts.permissions import IsAnalyst
 from accounts.services import audit_from_request
 from strategy.models import StrategyConfig
+from strategy.services import strategy_update
 
 from ..serializers import StrategyInputSerializer, StrategyOutputSerializer
-from ..strategies import strategy_update
 
 
 def _jsonable(diff: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
@@ -107,7 +111,13 @@ def _strategy(strategy_id: int) -> StrategyConfig:
 
 
 def _call_or_404(load: Callable[[], Any]) -> Any:
+    """Run a strategy read or write: unknown id → 404, invalid values → 400 field errors."""
     try:
         return load()
     except StrategyConfig.DoesNotExist:
         raise Http404("No live strategy with this id.") from None
+    except DjangoValidationError as error:
+        errors = dict(error.message_dict)
+        if NON_FIELD_ERRORS in errors:  # rules across fields, e.g. weights summing to 1
+            errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+        raise serializers.ValidationError(errors) from None

@@ -63,6 +63,7 @@ class SimulationErrorCode(StrEnum):
     INVALID_LEVELS = "invalid-levels"
     NO_INDEX_DATA = "no-index-data"
     START_AFTER_DATA = "start-after-data"
+    START_BEFORE_DATA = "start-before-data"
     END_BEFORE_DATA = "end-before-data"
     NO_TRADING_DAY = "no-trading-day"
     INVALID_FX = "invalid-fx"

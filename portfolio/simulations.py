@@ -35,6 +35,9 @@ from .simulation import (
     simulate_investment,
 )
 
+# Longer than any market closure, so a trading day on or before ``start`` is always found.
+START_LOOKBACK_DAYS = 10
+
 _FIELD_OF_REASON = {
     SimulationErrorCode.INVALID_AMOUNT: "amount",
     SimulationErrorCode.INVALID_CONTRIBUTION: "monthly_contribution",
@@ -102,9 +105,23 @@ def simulation_run(
         end=end,
     )
 
+    # A few days before ``start`` too: a level on or before it proves the index existed then
+    # (a weekend start still invests on the next trading day), all in the same one query.
+    lookback_start = start - datetime.timedelta(days=START_LOOKBACK_DAYS)
     rows = list(
-        index_values_published(index=index, start=start, end=end).values_list("date", "level")
+        index_values_published(index=index, start=lookback_start, end=end).values_list(
+            "date", "level"
+        )
     )
+    if rows and rows[0][0] > start:
+        raise SimulationUnprocessable(
+            f"The start date {start} is before the first index date {rows[0][0]}.",
+            extra={
+                "reason": str(SimulationErrorCode.START_BEFORE_DATA),
+                "first_date": rows[0][0].isoformat(),
+            },
+        )
+    rows = [row for row in rows if row[0] >= start]
     if not rows:
         raise _out_of_range(index=index, start=start, end=end)
     dates, level_values = zip(*rows, strict=True)

@@ -12,9 +12,9 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
 from core.openapi import problem_responses
-from portfolio.models import Index, IndexRun
+from portfolio.models import Index
 from portfolio.simulation import SimulationResult
-from portfolio.simulations import SimulationUnprocessable, simulation_run
+from portfolio.simulations import simulation_run
 
 from ..openapi import SLUG_PARAMETER
 from ..serializers import (
@@ -116,39 +116,12 @@ class IndexSimulationView(APIView):
         index = live_index_or_404(slug)
         data = SimulationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        start = data.validated_data["start"]
-        _refuse_start_before_data(index=index, start=start)
         result = simulation_run(
             index=index,
             amount=data.validated_data["amount"],
             currency=data.validated_data["currency"],
-            start=start,
+            start=data.validated_data["start"],
             end=data.validated_data.get("end"),
             monthly_contribution=data.validated_data["monthly_contribution"],
         )
         return Response(SimulationOutputSerializer(_simulation_body(index, result)).data)
-
-
-def _refuse_start_before_data(*, index: Index, start: Any) -> None:
-    """A start before the index existed is refused (422), not silently moved to inception.
-
-    The simulation service invests on the first trading day on or after ``start`` — right for a
-    weekend, misleading for a date years before the first level. NOTE (coordination): belongs
-    in ``portfolio.simulations.simulation_run``; the view checks it until it moves there.
-    """
-    dates = (
-        IndexRun.objects.filter(index=index, status=IndexRun.Status.PUBLISHED)
-        .values_list("inception_date", "data_through")
-        .first()
-    )
-    inception, data_through = dates if dates is not None else (None, None)
-    if inception is None or start >= inception:
-        return  # nothing published: the service answers that
-    raise SimulationUnprocessable(
-        f"The start date {start} is before the first index date {inception}.",
-        extra={
-            "reason": "start-before-data",
-            "first_date": inception.isoformat(),
-            "last_date": data_through.isoformat() if data_through else None,
-        },
-    )

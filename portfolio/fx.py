@@ -40,6 +40,26 @@ def _pair_symbols(currency: str) -> tuple[str, str]:
     return f"{currency}/{USD}", f"{USD}/{currency}"
 
 
+def usd_pair(code: str) -> tuple[str, int] | None:
+    """The live FX asset converting ``code`` to USD as (symbol, id): ``C/USD`` if it exists,
+    else ``USD/C``; ``None`` when neither does. One query."""
+    direct, inverted = _pair_symbols(code)
+    pairs = dict(
+        Asset.objects.filter(asset_class=AssetClass.FX, symbol__in=[direct, inverted]).values_list(
+            "symbol", "pk"
+        )
+    )
+    for symbol in (direct, inverted):
+        if symbol in pairs:
+            return symbol, pairs[symbol]
+    return None
+
+
+def is_convertible(code: str) -> bool:
+    """True for USD and for a currency :func:`usd_per_unit_series` can convert."""
+    return code == USD or (_CURRENCY_CODE.match(code) is not None and usd_pair(code) is not None)
+
+
 def usd_per_unit_series(
     *,
     currency: str,
@@ -58,18 +78,12 @@ def usd_per_unit_series(
         return None
     if not _CURRENCY_CODE.match(code):
         raise UnknownCurrencyError(currency)
-    direct, inverted = _pair_symbols(code)
-    pairs = dict(
-        Asset.objects.filter(asset_class=AssetClass.FX, symbol__in=[direct, inverted]).values_list(
-            "symbol", "pk"
-        )
-    )
-    symbol = direct if direct in pairs else inverted
-    if symbol not in pairs:
+    pair = usd_pair(code)
+    if pair is None:
         raise UnknownCurrencyError(currency)
-    asset_id = pairs[symbol]
+    symbol, asset_id = pair
     closes = closes_matrix(asset_ids=[asset_id], start=start, end=end)[asset_id].dropna()
-    rates = closes if symbol == direct else 1.0 / closes
+    rates = closes if symbol == _pair_symbols(code)[0] else 1.0 / closes
     return pd.Series(
         rates.to_numpy(dtype=np.float64),
         index=pd.DatetimeIndex(closes.index),

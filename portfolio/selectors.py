@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from market.models import Asset, AssetClass, Price
+from market.models import Asset, Price
 
 from .models import Allocation, Index, IndexRun, IndexValue
 
@@ -29,33 +29,18 @@ def index_values_published(
     end: datetime.date | None = None,
 ) -> QuerySet[IndexValue]:
     """Levels of the index's published run, by date ascending; empty if nothing is published."""
-    values = IndexValue.objects.filter(
-        run__index=index, run__status=IndexRun.Status.PUBLISHED
-    ).order_by("date")
+    values = IndexValue.objects.filter(run__index=index, run__status=IndexRun.Status.PUBLISHED)
+    return _in_window(values, start=start, end=end)
+
+
+def _in_window(
+    values: QuerySet[IndexValue], *, start: datetime.date | None, end: datetime.date | None
+) -> QuerySet[IndexValue]:
     if start is not None:
         values = values.filter(date__gte=start)
     if end is not None:
         values = values.filter(date__lte=end)
-    return values
-
-
-def allocations_published(
-    *, index: Index, on_or_before: datetime.date | None = None
-) -> QuerySet[Allocation]:
-    """Target weights of the latest rebalance on or before the date (published run only)."""
-    allocations = Allocation.objects.filter(run__index=index, run__status=IndexRun.Status.PUBLISHED)
-    if on_or_before is not None:
-        allocations = allocations.filter(rebalance_date__lte=on_or_before)
-    latest = (
-        allocations.order_by("-rebalance_date").values_list("rebalance_date", flat=True).first()
-    )
-    if latest is None:
-        return Allocation.objects.none()
-    return (
-        allocations.filter(rebalance_date=latest)
-        .select_related("asset")
-        .order_by("-weight", "asset__symbol")
-    )
+    return values.order_by("date")
 
 
 # API READS
@@ -158,12 +143,7 @@ def run_values(
     end: datetime.date | None = None,
 ) -> QuerySet[IndexValue]:
     """Levels of one run in ``[start, end]``, by date ascending (one row per date)."""
-    values = IndexValue.objects.filter(run_id=run_id).order_by("date")
-    if start is not None:
-        values = values.filter(date__gte=start)
-    if end is not None:
-        values = values.filter(date__lte=end)
-    return values
+    return _in_window(IndexValue.objects.filter(run_id=run_id), start=start, end=end)
 
 
 def run_allocations(
@@ -211,13 +191,3 @@ def index_runs(*, index_id: int) -> QuerySet[IndexRun]:
         .select_related("triggered_by")
         .order_by("-started_at", "-pk")
     )
-
-
-def currency_convertible(*, code: str) -> bool:
-    """True for USD and for a currency with a live FX pair against USD (``C/USD`` or
-    ``USD/C``), the pairs :func:`portfolio.fx.usd_per_unit_series` converts with."""
-    if code == "USD":
-        return True
-    return Asset.objects.filter(
-        asset_class=AssetClass.FX, symbol__in=[f"{code}/USD", f"USD/{code}"]
-    ).exists()

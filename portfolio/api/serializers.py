@@ -14,8 +14,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portfolio.fx import is_convertible
 from portfolio.models import Index, IndexRun
-from portfolio.selectors import currency_convertible
 from strategy.metrics import METRIC_RANGES
 from strategy.models import ENGINE_FIELDS, RebalanceFrequency, StrategyConfig
 
@@ -346,7 +346,7 @@ class SimulationInputSerializer(serializers.Serializer):
 
     def validate_currency(self, currency: str) -> str:
         code = currency.upper()
-        if not currency_convertible(code=code):
+        if not is_convertible(code):
             raise serializers.ValidationError(f"No exchange rate to USD is available for {code}.")
         return code
 

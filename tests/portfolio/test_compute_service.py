@@ -61,7 +61,8 @@ def test_compute_publishes_a_run_readers_can_see(autoindex):
 def test_latest_allocation_sums_to_one_and_respects_the_cap(autoindex):
     services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
-    allocations = list(selectors.allocations_published(index=autoindex))
+    run = selectors.published_run(index=autoindex)
+    allocations = list(selectors.run_allocations(run_id=run.pk))
 
     assert sum(allocation.weight for allocation in allocations) == pytest.approx(1.0, abs=1e-12)
     assert max(allocation.weight for allocation in allocations) <= 0.4 + 1e-12

@@ -214,11 +214,14 @@ class _RefreshJob:
         if self.progress is not None:
             self.progress(outcome)
 
-    def _save_progress(self) -> None:
+    def _copy_counts(self) -> None:
         self.run.rows_inserted = self.total.inserted
         self.run.rows_updated = self.total.updated
         self.run.rows_unchanged = self.total.unchanged
         self.run.symbols_failed = len(self.run.errors)
+
+    def _save_progress(self) -> None:
+        self._copy_counts()
         self.run.save(
             update_fields=[
                 "rows_inserted",
@@ -236,10 +239,7 @@ class _RefreshJob:
         self.run.status = status
         self.run.failure = redact(failure)
         self.run.finished_at = timezone.now()
-        self.run.rows_inserted = self.total.inserted
-        self.run.rows_updated = self.total.updated
-        self.run.rows_unchanged = self.total.unchanged
-        self.run.symbols_failed = len(self.run.errors)
+        self._copy_counts()
         self.run.save()
         logger.info(
             "refresh finished",

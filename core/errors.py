@@ -14,13 +14,14 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import http_date
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from .request_context import current_request_id
 
@@ -134,30 +135,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = PROBLEM_CONTENT_TYPE
     instance = request.path if request is not None else None
-    if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        )
+    exc = _as_api_exception(exc)
     if isinstance(exc, ApplicationError):
-        body = problem_body(
-            status_code=exc.status_code,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=instance,
-            **exc.extra,
-        )
-        problem = _problem_response(body, exc.status_code)
-        for header, value in exc.headers.items():
-            problem[header] = value
-        return problem
-
-    # DRF maps these two Django exceptions itself, but to a new object; map them here so the
-    # problem below is built from the API exception actually answered.
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or None)
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
+        return _application_problem(exc, instance)
 
     # Imported here: throttle classes (imported while rest_framework.views loads) import this
     # module, so a module-level import of rest_framework.views would be circular.
@@ -173,8 +153,59 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             instance=instance,
         )
         return _problem_response(body, 500)
-
     assert isinstance(exc, exceptions.APIException)  # noqa: S101 - DRF handled it, so it is one
+    return _api_problem(exc, response, instance)
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    """The DRF exception answered for Django's own ``ValidationError``, ``Http404`` and
+    ``PermissionDenied``; any other exception unchanged.
+
+    DRF maps the last two itself, but to a new object; mapping them here means the problem is
+    built from the exception actually answered. This is the one place Django validation errors
+    become API errors: services raise them (``full_clean``) and views let them through.
+    """
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(detail=_django_validation_detail(exc))
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or None)
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    return exc
+
+
+def _django_validation_detail(error: DjangoValidationError) -> dict[str, Any] | list[str]:
+    """Django's messages in DRF's shape: per field, with errors across fields (Django's
+    ``NON_FIELD_ERRORS``, ``__all__``) under DRF's key (``non_field_errors``) as serializers
+    report them."""
+    if not hasattr(error, "error_dict"):
+        return error.messages
+    errors: dict[str, Any] = dict(error.message_dict)
+    if NON_FIELD_ERRORS in errors:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+    return errors
+
+
+def _application_problem(exc: ApplicationError, instance: str | None) -> Response:
+    body = problem_body(
+        status_code=exc.status_code,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=instance,
+        **exc.extra,
+    )
+    problem = _problem_response(body, exc.status_code)
+    for header, value in exc.headers.items():
+        problem[header] = value
+    return problem
+
+
+def _api_problem(
+    exc: exceptions.APIException, response: Response, instance: str | None
+) -> Response:
+    """The problem for an exception DRF answered with ``response`` (its status and the headers
+    a client needs: ``Retry-After``, ``WWW-Authenticate``, ``Allow``)."""
     extra: dict[str, Any] = {}
     detail: str
     if isinstance(exc, exceptions.ValidationError):

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("market.api.urls")),
     path("", include("portfolio.api.urls")),
+    path("", include("strategy.api.urls")),
 ]

@@ -30,5 +30,4 @@ urlpatterns = [
         views.IndexRunDetailView.as_view(),
         name="index-run-detail",
     ),
-    path("strategies/<int:pk>/", views.StrategyDetailView.as_view(), name="strategy-detail"),
 ]

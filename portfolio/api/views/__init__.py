@@ -1,7 +1,7 @@
-"""Index endpoints (v2): catalogue, published data, simulations, runs, strategies.
+"""Index endpoints (v2): catalogue, published data, simulations, runs.
 
 Roles: published data and simulations for viewers and up (the index detail also for anonymous
-callers when ``PUBLIC_INDEX_SUMMARY`` is on); runs and strategies for analysts and up.
+callers when ``PUBLIC_INDEX_SUMMARY`` is on); runs for analysts and up.
 """
 
 from .indexes import (
@@ -14,7 +14,6 @@ from .indexes import (
 )
 from .runs import IndexRunDetailView, IndexRunListView
 from .simulations import IndexSimulationView
-from .strategies import StrategyDetailView
 
 __all__ = [
     "IndexAllocationListView",
@@ -26,5 +25,4 @@ __all__ = [
     "IndexRunListView",
     "IndexSimulationView",
     "IndexValueListView",
-    "StrategyDetailView",
 ]

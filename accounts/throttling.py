@@ -38,10 +38,3 @@ class RoleRateThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        if request.user and request.user.is_authenticated:
-            ident = str(request.user.pk)
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}

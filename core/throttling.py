@@ -29,7 +29,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 
 from .errors import RateLimitedError, ServiceUnavailableError
 
@@ -64,10 +64,12 @@ def client_ip(request: HttpRequest | Request) -> str:
 
 
 class FailOpenThrottleMixin:
-    """Counters on ``API_THROTTLE_CACHE``; a cache error lets the request through (logged)."""
+    """Counters on ``API_THROTTLE_CACHE``, one per scope and user id (per client IP when
+    anonymous); a cache error lets the request through (logged)."""
 
     scope: str | None
     cache: Any
+    cache_format: str
 
     def __init__(self) -> None:
         self.cache = caches[getattr(settings, "API_THROTTLE_CACHE", "default")]
@@ -75,6 +77,13 @@ class FailOpenThrottleMixin:
 
     def get_ident(self, request: Request) -> str:
         return client_ip(request)
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.user and request.user.is_authenticated:
+            ident = str(request.user.pk)
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def get_rate(self) -> str | None:
         # Read at call time (DRF reads the rates once at import), so settings overrides apply.
@@ -90,29 +99,12 @@ class FailOpenThrottleMixin:
 
 
 class FailOpenScopedRateThrottle(FailOpenThrottleMixin, ScopedRateThrottle):
-    """Per-scope throttle (``throttle_scope`` on the view, e.g. ``simulation``), per user or IP."""
+    """Per-scope throttle (``throttle_scope`` on the view, e.g. ``simulation``), per user or IP.
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        if request.user and request.user.is_authenticated:
-            ident = str(request.user.pk)
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        # ScopedRateThrottle resolves the scope from the view before counting.
-        self.scope = getattr(view, self.scope_attr, None)
-        if not self.scope:
-            return True
-        self.rate = self.get_rate()
-        if self.rate is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        try:
-            return SimpleRateThrottle.allow_request(self, request, view)
-        except CACHE_ERRORS:
-            logger.warning("throttle cache unavailable; failing open", exc_info=True)
-            return True
+    ``ScopedRateThrottle`` resolves the scope from the view and its rate through the mixin's
+    :meth:`get_rate` on every request; a view without a scope or a scope without a rate is not
+    throttled.
+    """
 
 
 @dataclass(frozen=True)

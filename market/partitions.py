@@ -9,6 +9,9 @@ PostgreSQL refuses to create a partition for a year while DEFAULT holds rows of 
 DEFAULT, copies the old DEFAULT's rows back through the parent (each row lands in its own
 partition) and drops the detached table — all in one transaction, so either every row has moved
 or nothing changed. No row is deleted on the way.
+
+DDL takes no query parameters, so statements are composed with :mod:`psycopg.sql`: table names
+are quoted as identifiers and partition bounds as literals, never formatted into the text.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +35,14 @@ def partition_name(year: int) -> str:
     return f"{PARENT_TABLE}_y{year}"
 
 
-def _create_partition_sql(year: int) -> str:
-    return (
-        f"CREATE TABLE {partition_name(year)} PARTITION OF {PARENT_TABLE} "
-        f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')"
+def create_partition_sql(year: int) -> sql.Composed:
+    """``CREATE TABLE`` of the partition holding ``year`` (from its 1 January, inclusive, to the
+    next year's, exclusive)."""
+    return sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+        sql.Identifier(partition_name(year)),
+        sql.Identifier(PARENT_TABLE),
+        sql.Literal(f"{year}-01-01"),
+        sql.Literal(f"{year + 1}-01-01"),
     )
 
 
@@ -54,7 +62,11 @@ def existing_year_partitions(cursor: CursorWrapper) -> set[int]:
 
 
 def _default_years(cursor: CursorWrapper) -> set[int]:
-    cursor.execute(f"SELECT DISTINCT EXTRACT(YEAR FROM date)::int FROM {DEFAULT_PARTITION}")  # noqa: S608
+    cursor.execute(
+        sql.SQL("SELECT DISTINCT EXTRACT(YEAR FROM date)::int FROM {}").format(
+            sql.Identifier(DEFAULT_PARTITION)
+        )
+    )
     return {year for (year,) in cursor.fetchall()}
 
 
@@ -80,7 +92,7 @@ def ensure_year_partitions(years: Iterable[int], *, using: str = "default") -> P
         blocked = _default_years(cursor) & set(missing)
         if not blocked:
             for year in missing:
-                cursor.execute(_create_partition_sql(year))
+                cursor.execute(create_partition_sql(year))
             logger.info("created price partitions", extra={"years": missing})
             return PartitionReport(created=missing, rows_moved_from_default=0)
 
@@ -88,14 +100,17 @@ def ensure_year_partitions(years: Iterable[int], *, using: str = "default") -> P
         # Deferred foreign-key checks queued for DEFAULT's rows in this transaction would block
         # dropping the detached table: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"ALTER TABLE {PARENT_TABLE} DETACH PARTITION {DEFAULT_PARTITION}")
-        cursor.execute(f"ALTER TABLE {DEFAULT_PARTITION} RENAME TO {stale_default}")
+        parent, default, stale = (
+            sql.Identifier(name) for name in (PARENT_TABLE, DEFAULT_PARTITION, stale_default)
+        )
+        cursor.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(parent, default))
+        cursor.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(default, stale))
         for year in missing:
-            cursor.execute(_create_partition_sql(year))
-        cursor.execute(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {PARENT_TABLE} DEFAULT")
-        cursor.execute(f"INSERT INTO {PARENT_TABLE} SELECT * FROM {stale_default}")  # noqa: S608
+            cursor.execute(create_partition_sql(year))
+        cursor.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(default, parent))
+        cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(parent, stale))
         moved = cursor.rowcount
-        cursor.execute(f"DROP TABLE {stale_default}")
+        cursor.execute(sql.SQL("DROP TABLE {}").format(stale))
         logger.info(
             "created price partitions and moved rows out of DEFAULT",
             extra={"years": missing, "rows_moved": moved},

@@ -8,7 +8,11 @@ from django.core.management import call_command
 from django.db import connection
 
 from market.models import Price
-from market.partitions import ensure_year_partitions, existing_year_partitions
+from market.partitions import (
+    create_partition_sql,
+    ensure_year_partitions,
+    existing_year_partitions,
+)
 from tests.factories import AssetFactory, PriceFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +108,13 @@ def test_one_asset_one_year_query_touches_only_that_partition_via_primary_key():
     for other in ("market_price_y2019", "market_price_y2021", "market_price_default"):
         assert other not in plan
     assert "market_price_y2020_pkey" in plan
+
+
+def test_partition_ddl_quotes_table_names_as_identifiers_and_bounds_as_literals():
+    with connection.cursor() as cursor:
+        statement = create_partition_sql(2030).as_string(cursor.connection)
+
+    assert statement == (
+        'CREATE TABLE "market_price_y2030" PARTITION OF "market_price" '
+        "FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')"
+    )

@@ -4,11 +4,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
-from core.admin import ReadOnlyAdminMixin
-from core.throttling import client_ip
+from core.admin import ReadOnlyAdminMixin, adopt, changed_values
 
 from .models import AuditEvent, User
-from .services import role_changes_audit
+from .services import USER_AUDITED_FIELDS, role_changes_audit, user_create, user_update
 
 
 @admin.register(User)
@@ -29,6 +28,26 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # Profile and flag changes go through the accounts services (audited); a password
+        # change in the admin has its own form and view, which Django audits in its log only.
+        if change:
+            stored = User.objects.get(pk=obj.pk)
+            changes = {
+                name: value
+                for name, value in changed_values(form).items()
+                if name in USER_AUDITED_FIELDS
+            }
+            user_update(user=stored, changes=changes, actor=request.user)
+            adopt(obj, stored)
+            return
+        usable = form.cleaned_data.get("usable_password") not in ("false", False)
+        password = form.cleaned_data.get("password1") if usable else None
+        adopt(
+            obj,
+            user_create(email=form.cleaned_data["email"], password=password, actor=request.user),
+        )
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # Roles are groups, saved with the form's many-to-many data: compare before and after
         # so every role assignment made in the admin is audited.
@@ -36,9 +55,7 @@ class UserAdmin(BaseUserAdmin):
         before = set(user.groups.values_list("name", flat=True)) if change else set()
         super().save_related(request, form, formsets, change)
         after = set(user.groups.values_list("name", flat=True))
-        role_changes_audit(
-            user=user, before=before, after=after, actor=request.user, ip=client_ip(request)
-        )
+        role_changes_audit(user=user, before=before, after=after, actor=request.user)
 
 
 @admin.register(AuditEvent)

@@ -97,8 +97,18 @@ class AuditEvent(models.Model):
         ASSET_DELETED = "market.asset_deleted", "Asset deleted"
         ASSET_RESTORED = "market.asset_restored", "Asset restored"
         REFRESH_TRIGGERED = "market.refresh_triggered", "Market refresh triggered"
+        STRATEGY_CREATED = "strategy.created", "Strategy created"
         STRATEGY_CHANGED = "strategy.changed", "Strategy changed"
+        STRATEGY_DELETED = "strategy.deleted", "Strategy deleted"
+        STRATEGY_RESTORED = "strategy.restored", "Strategy restored"
+        INDEX_CREATED = "portfolio.index_created", "Index created"
+        INDEX_UPDATED = "portfolio.index_updated", "Index updated"
+        INDEX_DELETED = "portfolio.index_deleted", "Index deleted"
+        INDEX_RESTORED = "portfolio.index_restored", "Index restored"
         COMPUTE_TRIGGERED = "portfolio.compute_triggered", "Index compute triggered"
+        RUN_PUBLISHED = "portfolio.run_published", "Index run published"
+        USER_CREATED = "accounts.user_created", "User created"
+        USER_UPDATED = "accounts.user_updated", "User updated"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Not a choices-restricted field: other apps may record actions added after this model.

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeAlias
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group, update_last_login
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from core.errors import ApplicationError
-from core.request_context import current_request_id
+from core.errors import ApplicationError, ConflictError
+from core.history import history_user_set
+from core.request_context import current_client_ip, current_request_id
 from core.throttling import client_ip
 
 from .models import AuditEvent, User
@@ -37,6 +39,14 @@ def demo_admin_ensure(*, email: str = DEMO_ADMIN_EMAIL) -> tuple[User, str | Non
 
 # AUDIT LOG
 
+# What a write changed: ``{field: (old, new)}``, as the services return it.
+FieldChanges: TypeAlias = Mapping[str, tuple[Any, Any]]
+
+
+def changes_details(changes: FieldChanges) -> dict[str, Any]:
+    """An audit event's ``details`` for a change: ``{"changes": {field: {"old", "new"}}}``."""
+    return {"changes": {field: {"old": old, "new": new} for field, (old, new) in changes.items()}}
+
 
 def audit_record(
     *,
@@ -52,7 +62,8 @@ def audit_record(
 
     ``actor`` may be a user, ``None`` or an anonymous user (recorded as no actor);
     ``actor_email`` overrides the recorded e-mail (a failed login records the attempted one).
-    ``request_id`` defaults to the id of the request being served. Runs in the caller's
+    ``request_id`` and ``ip`` default to those of the request being served (set by the
+    request-id middleware; empty for tasks and commands). Runs in the caller's
     transaction, so an audited change and its event commit (or roll back) together.
     ``details`` must be JSON-serialisable (dates and decimals are fine); never put secrets
     or tokens in it.
@@ -72,10 +83,39 @@ def audit_record(
         target_type=target_type,
         target_id=target_id,
         target_repr=target_repr,
-        ip=ip or None,
+        ip=ip or current_client_ip() or None,
         request_id=request_id or current_request_id() or "",
         details=details or {},
     )
+
+
+@transaction.atomic
+def soft_delete_audited(*, obj: Any, actor: Any, action: str) -> bool:
+    """Soft-delete ``obj`` (a ``SoftDeleteModel``) and record ``action``; ``False`` (and nothing
+    recorded) when it was already deleted. The history record names ``actor``."""
+    if obj.deleted_at is not None:
+        return False
+    history_user_set(obj, actor)
+    obj.delete()
+    audit_record(action=action, actor=actor, target=obj)
+    return True
+
+
+@transaction.atomic
+def restore_audited(*, obj: Any, actor: Any, action: str) -> None:
+    """Bring a soft-deleted ``obj`` back and record ``action``.
+
+    Raises :class:`~core.errors.ConflictError` when a live row already holds its unique key
+    (e.g. a re-created symbol), with nothing changed.
+    """
+    history_user_set(obj, actor)
+    try:
+        with transaction.atomic():
+            obj.restore()
+    except ValidationError as error:
+        obj.deleted_at = obj._meta.model._base_manager.get(pk=obj.pk).deleted_at
+        raise ConflictError("; ".join(error.messages)) from None
+    audit_record(action=action, actor=actor, target=obj)
 
 
 def audit_from_request(
@@ -115,6 +155,56 @@ def user_register(*, email: str, password: str, first_name: str = "", last_name:
     user.groups.add(Group.objects.get_or_create(name=Role.VIEWER.value)[0])
     forget_cached_role(user)
     return user
+
+
+# Fields of a user that staff edit in the admin and that are audited when they change (the
+# password is never recorded; roles are audited by :func:`role_changes_audit`).
+USER_AUDITED_FIELDS = ("email", "first_name", "last_name", "is_active", "is_staff", "is_superuser")
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str | None, actor: Any) -> User:
+    """Create a user (staff in the admin; ``password`` ``None`` = unusable) and audit it."""
+    user = User.objects.create_user(email=email, password=password)
+    audit_record(
+        action=AuditEvent.Action.USER_CREATED,
+        actor=actor,
+        target=user,
+        details={"email": user.email, "usable_password": password is not None},
+    )
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, changes: Mapping[str, Any], actor: Any) -> FieldChanges:
+    """Apply ``changes`` (fields of :data:`USER_AUDITED_FIELDS`), audit them, return the diff.
+
+    ``user`` holds the stored values. Validates the row (``ValidationError``); saves and
+    records nothing when nothing changed. A deactivation or a change of the staff flags takes
+    effect on the user's next request (the cached role is dropped).
+    """
+    unknown = set(changes) - set(USER_AUDITED_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
+    diff = {
+        field: (getattr(user, field), value)
+        for field, value in changes.items()
+        if getattr(user, field) != value
+    }
+    if not diff:
+        return {}
+    for field, (_, new) in diff.items():
+        setattr(user, field, new)
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=list(diff))
+    forget_cached_role(user)
+    audit_record(
+        action=AuditEvent.Action.USER_UPDATED,
+        actor=actor,
+        target=user,
+        details=changes_details(diff),
+    )
+    return diff
 
 
 def role_changes_audit(

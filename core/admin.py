@@ -1,4 +1,6 @@
-"""Admin building blocks: soft delete / restore actions and a deleted/alive filter."""
+"""Admin building blocks: soft delete / restore through the apps' services, a deleted/alive
+filter, a read-only mixin for system-written records, and helpers for admins whose writes go
+through services (``adopt``, ``changed_values``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from .errors import ConflictError
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -38,9 +42,21 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 class SoftDeleteAdminMixin:
-    """Lists every row (filtered to alive by default); delete means soft delete; restore action."""
+    """Lists every row (filtered to alive by default); delete means soft delete; restore action.
+
+    The model admin implements :meth:`soft_delete` and :meth:`restore` by calling its app's
+    services, which record the audit event and history; this mixin calls them for the delete
+    button, the bulk actions and the restore action.
+    """
 
     actions: Sequence[Any] | None = ("soft_delete_selected", "restore_selected")
+
+    def soft_delete(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def restore(self, request: HttpRequest, obj: Any) -> None:
+        """Raise ``ConflictError`` (or ``ValidationError``) when the row cannot come back."""
+        raise NotImplementedError
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.model.all_objects.get_queryset()  # type: ignore[attr-defined]
@@ -52,27 +68,49 @@ class SoftDeleteAdminMixin:
 
     @admin.action(description="Delete selected (soft)", permissions=["delete"])
     def soft_delete_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        count, _ = queryset.delete()
-        self.message_user(request, f"Soft-deleted {count} row(s).")  # type: ignore[attr-defined]
+        live = list(queryset.filter(deleted_at__isnull=True))
+        for obj in live:
+            self.soft_delete(request, obj)
+        self.message_user(request, f"Soft-deleted {len(live)} row(s).")  # type: ignore[attr-defined]
 
     @admin.action(description="Restore selected", permissions=["change"])
     def restore_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         restored, refused = 0, []
         for obj in queryset.filter(deleted_at__isnull=False):
             try:
-                obj.restore()
+                self.restore(request, obj)
                 restored += 1
-            except ValidationError as error:
-                refused.append(f"{obj}: {'; '.join(error.messages)}")
+            except (ConflictError, ValidationError) as error:
+                refused.append(f"{obj}: {_reason(error)}")
         self.message_user(request, f"Restored {restored} row(s).")  # type: ignore[attr-defined]
         for message in refused:
             self.message_user(request, message, level=messages.ERROR)  # type: ignore[attr-defined]
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        obj.delete()
+        self.soft_delete(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        queryset.delete()
+        for obj in queryset.filter(deleted_at__isnull=True):
+            self.soft_delete(request, obj)
+
+
+def _reason(error: ConflictError | ValidationError) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return error.detail
+
+
+def adopt(obj: Any, saved: Any) -> None:
+    """Make the admin's unsaved ``obj`` the row a service created (``saved``), so the admin's
+    own bookkeeping (the log entry, the redirect to the change page) refers to it."""
+    obj.__dict__.update(saved.__dict__)
+
+
+def changed_values(form: Any) -> dict[str, Any]:
+    """The form's changed fields with their cleaned values: what a service's ``changes`` are."""
+    return {
+        name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data
+    }
 
 
 class ReadOnlyAdminMixin:

@@ -14,6 +14,7 @@ class CoreConfig(AppConfig):
 
 
 def clear_request_id(**_: object) -> None:
-    from .request_context import request_id_var
+    from .request_context import client_ip_var, request_id_var
 
     request_id_var.set(None)
+    client_ip_var.set(None)

@@ -9,7 +9,13 @@ from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from .request_context import REQUEST_ID_HEADER, accept_or_generate, request_id_var
+from .request_context import (
+    REQUEST_ID_HEADER,
+    accept_or_generate,
+    client_ip_var,
+    request_id_var,
+)
+from .throttling import client_ip
 
 
 class RequestIdMiddleware:
@@ -22,6 +28,7 @@ class RequestIdMiddleware:
         # Cleared on ``request_finished`` (core.apps), not here: Django logs 4xx/5xx responses
         # after the middleware chain has returned, and those lines need the id too.
         request_id_var.set(request_id)
+        client_ip_var.set(client_ip(request))
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response

@@ -1,8 +1,14 @@
-"""Send Celery tasks from request handling: after the transaction commits, never inside it.
+"""The one way to send a Celery task: after the surrounding transaction commits, never inside it.
 
 A task sent before commit could start before its caller's rows exist (or for rows that are then
-rolled back). ``send_on_commit`` defers the send with ``transaction.on_commit`` and records on the
-receipt whether the broker took it, so a view can answer 202 or 503.
+rolled back), so :func:`enqueue` defers the send with ``transaction.on_commit``. Outside a
+transaction (an API view, an admin action, a task) ``on_commit`` runs at once, so the caller
+learns straight away whether the broker took the task: a refusal raises
+:class:`QueueUnavailableError` (503 problem+json with ``Retry-After``), and the caller records
+nothing that claims a job was started. Inside a transaction the send happens at commit; a
+refusal then is logged, marked on the receipt, and not raised (the commit already happened).
+
+API, admin, commands and tasks all send through here; no module calls ``.delay()`` itself.
 """
 
 from __future__ import annotations
@@ -11,39 +17,82 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from celery import current_app
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
 # What a send raises when the broker is down or unreachable.
-BROKER_ERRORS = (BrokerOperationalError, ConnectionError, OSError)
+BROKER_ERRORS = (
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+)
+QUEUE_RETRY_AFTER_SECONDS = 30
+
+
+class QueueUnavailableError(ServiceUnavailableError):
+    """The broker refused a task: nothing was started (503, ``Retry-After``)."""
+
+    code = "queue-unavailable"
+    title = "Job queue unavailable"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(
+            f"The job queue is unavailable; the {description} was not started.",
+            retry_after=QUEUE_RETRY_AFTER_SECONDS,
+        )
 
 
 class _Task(Protocol):
-    def delay(self, *args: Any, **kwargs: Any) -> Any: ...
+    name: str
+
+    def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass
 class Enqueued:
-    """Filled in once the task is sent, after commit."""
+    """Filled in once the task is sent (at once outside a transaction, else at commit)."""
 
+    description: str
     task_id: str | None = field(default=None, kw_only=True)
-    # True when the broker refused the task (the view answers 503; nothing was started).
+    sent: bool = field(default=False, kw_only=True)
+    # True when the broker refused the task at commit time (nothing was started).
     send_failed: bool = field(default=False, kw_only=True)
 
 
-def send_on_commit(receipt: Enqueued, task: _Task, *, description: str, **kwargs: Any) -> None:
-    """Send ``task.delay(**kwargs)`` when the current transaction commits; fill ``receipt``."""
+def enqueue(task: _Task | str, *, description: str, **kwargs: Any) -> Enqueued:
+    """Send ``task`` (a task or a registered task name) with keyword arguments ``kwargs``.
+
+    Returns the receipt. Raises :class:`QueueUnavailableError` when called outside a
+    transaction and the broker refuses; inside one, see the module docstring. ``kwargs`` must
+    be JSON-serialisable (ids, ISO dates), never model instances.
+    """
+    receipt = Enqueued(description)
+    in_transaction = transaction.get_connection().in_atomic_block
 
     def send() -> None:
         try:
-            result = task.delay(**kwargs)
+            if isinstance(task, str):
+                result = current_app.send_task(task, kwargs=kwargs)
+            else:
+                result = task.apply_async(kwargs=kwargs)
         except BROKER_ERRORS:
             logger.error("could not enqueue %s", description, exc_info=True)
             receipt.send_failed = True
+            if not in_transaction:
+                raise QueueUnavailableError(description) from None
             return
         receipt.task_id = getattr(result, "id", None)
+        receipt.sent = True
         logger.info("%s enqueued", description, extra={"task_id": receipt.task_id})
 
     transaction.on_commit(send)
+    return receipt

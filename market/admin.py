@@ -5,16 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DeletedFilter, ReadOnlyAdminMixin, SoftDeleteAdminMixin
-from core.request_context import current_request_id
+from core.admin import (
+    DeletedFilter,
+    ReadOnlyAdminMixin,
+    SoftDeleteAdminMixin,
+    adopt,
+    changed_values,
+)
+from core.queue import QueueUnavailableError
 
 from .models import Asset, Price, PriceRevision, RefreshRun
+from .services import (
+    asset_create,
+    asset_restore,
+    asset_soft_delete,
+    asset_update,
+    refresh_enqueue,
+)
 
 RECENT_PRICE_ROWS = 20
 PRICE_TABLE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "source")
@@ -56,23 +68,40 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description="Refresh prices", permissions=["change"])
     def refresh_prices_selected(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
-        """Queue one refresh of the selected symbols (sent to the workers after commit)."""
-        from market.tasks import refresh_market_data  # tasks import the providers: load late
-
+        """Queue one refresh of the selected symbols (audited; 'nothing started' on an outage)."""
         symbols = sorted(queryset.values_list("symbol", flat=True))
-        kwargs = {
-            "symbols": symbols,
-            "trigger": RefreshRun.Trigger.ADMIN,
-            "user_id": request.user.pk,
-            "request_id": current_request_id(),
-        }
-        transaction.on_commit(lambda: refresh_market_data.apply_async(kwargs=kwargs))
+        try:
+            refresh_enqueue(symbols=symbols, actor=request.user, trigger=RefreshRun.Trigger.ADMIN)
+        except QueueUnavailableError as error:
+            self.message_user(request, error.detail, messages.ERROR)
+            return
         self.message_user(
             request,
             f"Price refresh queued for {len(symbols)} asset(s): {', '.join(symbols)}. "
             "Its progress appears under Refresh runs.",
             messages.SUCCESS,
         )
+
+    # Writes go through the market services, which validate, record history and audit.
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Asset | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        # The symbol is the identity of a price series: a different symbol is a new asset.
+        return [*readonly, "symbol"] if obj is not None else readonly
+
+    def save_model(self, request: HttpRequest, obj: Asset, form: Any, change: bool) -> None:
+        if change:
+            stored = Asset.all_objects.get(pk=obj.pk)
+            asset_update(asset=stored, changes=changed_values(form), actor=request.user)
+            adopt(obj, stored)
+        else:
+            adopt(obj, asset_create(actor=request.user, **form.cleaned_data))
+
+    def soft_delete(self, request: HttpRequest, obj: Asset) -> None:
+        asset_soft_delete(asset=obj, actor=request.user)
+
+    def restore(self, request: HttpRequest, obj: Asset) -> None:
+        asset_restore(asset=obj, actor=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Asset]:
         # One query for the whole page: the price aggregates are annotated, not looked up per row.

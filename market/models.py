@@ -140,6 +140,11 @@ class RefreshRun(TimeStampedModel):
     rows_updated = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     symbols_failed = models.PositiveIntegerField(default=0)
+    changed_symbols = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Symbols with rows inserted or updated: the indexes that hold them recompute.",
+    )
     errors = models.JSONField(default=dict, blank=True, help_text="Per-symbol error messages.")
     deferred_symbols = models.JSONField(default=list, blank=True)
     notes = models.JSONField(

@@ -15,11 +15,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from core.request_context import request_id_var
+from core.request_context import bound_request_id
 from market.models import RefreshRun
 from market.partitions import ensure_year_partitions
 from market.providers import TwelveDataUnavailable
-from market.services import RefreshAlreadyRunning, refresh_prices
+from market.services import RefreshAlreadyRunning, prices_refresh
 
 # TwelveDataUnavailable covers timeouts, connection errors and 5xx after the client's own
 # retries, and the circuit breaker being open (TwelveDataCircuitOpen is a subclass).
@@ -43,20 +43,24 @@ def refresh_market_data(
     user_id: int | None = None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    """Run :func:`market.services.refresh_prices`; dates as ISO strings (JSON arguments)."""
-    token = request_id_var.set(request_id) if request_id else None
-    try:
-        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-        run = refresh_prices(
+    """Run :func:`market.services.prices_refresh` alone (no recompute); dates as ISO strings.
+
+    The nightly chain and the "refresh" jobs of the API and admin run the portfolio app's
+    ``refresh_and_recompute`` instead (``REFRESH_JOB_TASK``); this task is the refresh-only job.
+    """
+    with bound_request_id(request_id):
+        run = prices_refresh(
             symbols=symbols,
             start=dt.date.fromisoformat(start) if start else None,
             end=dt.date.fromisoformat(end) if end else None,
             trigger=trigger,
-            user=user,
+            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
         )
-    finally:
-        if token is not None:
-            request_id_var.reset(token)
+    return refresh_summary(run)
+
+
+def refresh_summary(run: RefreshRun) -> dict[str, Any]:
+    """The small JSON summary a refresh task returns."""
     return {
         "run_id": run.pk,
         "status": run.status,

@@ -48,3 +48,11 @@ FX_PAIRS: tuple[AssetSpec, ...] = tuple(
 )
 DEFAULT_UNIVERSE: tuple[AssetSpec, ...] = INDEX_UNIVERSE + BENCHMARKS + FX_PAIRS
 INDEX_SYMBOLS: tuple[str, ...] = tuple(spec["symbol"] for spec in INDEX_UNIVERSE)
+
+
+def spec_currency(spec: AssetSpec) -> str:
+    """The currency an asset of the universe is priced in: an FX pair BASE/QUOTE in QUOTE,
+    everything else here in USD."""
+    if spec["asset_class"] == "fx":
+        return spec["symbol"].split("/")[1]
+    return "USD"

@@ -1,3 +1,5 @@
+"""Index and run admin: every write goes through ``portfolio.services`` (validated, audited)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,21 +7,48 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DeletedFilter, SoftDeleteAdminMixin
+from core.admin import DeletedFilter, SoftDeleteAdminMixin, adopt, changed_values
 
 from .models import Index, IndexRun
-from .services import index_run_publish
+from .services import (
+    index_create,
+    index_restore,
+    index_run_publish,
+    index_soft_delete,
+    index_update,
+)
 
 
 @admin.register(Index)
-class IndexAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
     list_display = ["slug", "name", "base_value", "base_currency", "benchmark", "strategy"]
     list_filter = [DeletedFilter]
     list_select_related = ["benchmark", "strategy"]
     search_fields = ["slug", "name"]
     filter_horizontal = ["universe"]
     autocomplete_fields = ["benchmark"]
+
+    def save_model(self, request: HttpRequest, obj: Index, form: Any, change: bool) -> None:
+        if change:
+            stored = Index.all_objects.get(pk=obj.pk)
+            index_update(index=stored, changes=changed_values(form), actor=request.user)
+        else:
+            fields = dict(form.cleaned_data)
+            stored = index_create(actor=request.user, universe=fields.pop("universe"), **fields)
+        adopt(obj, stored)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The universe (the form's only many-to-many field) was saved by the service, audited.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def soft_delete(self, request: HttpRequest, obj: Index) -> None:
+        index_soft_delete(index=obj, actor=request.user)
+
+    def restore(self, request: HttpRequest, obj: Index) -> None:
+        index_restore(index=obj, actor=request.user)
 
 
 @admin.register(IndexRun)
@@ -61,7 +90,7 @@ class IndexRunAdmin(admin.ModelAdmin):
             return
         run = queryset.get()
         try:
-            index_run_publish(run=run)
+            index_run_publish(run=run, actor=request.user)
         except ValueError as error:
             self.message_user(request, str(error), messages.ERROR)
             return

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from core.models import SoftDeleteModel, TimeStampedModel
 from market.models import CURRENCY_VALIDATOR, Asset, RefreshRun
@@ -36,6 +37,9 @@ class Index(SoftDeleteModel):
     )
     universe = models.ManyToManyField(Asset, related_name="indexes")
     strategy = models.ForeignKey(StrategyConfig, on_delete=models.PROTECT, related_name="indexes")
+
+    # Who changed the definition, and how (the universe too): analysts edit it in the admin.
+    history = HistoricalRecords(m2m_fields=[universe])
 
     class Meta:
         ordering = ["slug"]
@@ -124,7 +128,12 @@ class IndexValue(models.Model):
 
     pk = models.CompositePrimaryKey("run", "date")
     run = models.ForeignKey(
-        IndexRun, on_delete=models.CASCADE, related_name="values", db_constraint=False
+        IndexRun,
+        on_delete=models.CASCADE,
+        related_name="values",
+        db_constraint=False,
+        # The primary key (run, date) already serves every lookup by run.
+        db_index=False,
     )
     date = models.DateField()
     level = models.FloatField()
@@ -141,7 +150,12 @@ class Allocation(models.Model):
 
     pk = models.CompositePrimaryKey("run", "rebalance_date", "asset")
     run = models.ForeignKey(
-        IndexRun, on_delete=models.CASCADE, related_name="allocations", db_constraint=False
+        IndexRun,
+        on_delete=models.CASCADE,
+        related_name="allocations",
+        db_constraint=False,
+        # The primary key (run, rebalance_date, asset) already serves every lookup by run.
+        db_index=False,
     )
     rebalance_date = models.DateField()
     asset = models.ForeignKey(

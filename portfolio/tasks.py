@@ -1,23 +1,75 @@
-"""Celery tasks of the portfolio app: recompute indexes (after each market-data refresh)."""
+"""Celery tasks of the portfolio app: the nightly chain and index computations.
+
+Thin wrappers that call services and return a small summary. The chain is explicit: beat (and
+every "refresh" job of the API and the admin, through ``REFRESH_JOB_TASK``) runs
+:func:`refresh_and_recompute`, which calls the market app's refresh service and then queues a
+computation for each live index whose inputs changed. Nothing listens to signals.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from core.request_context import request_id_var
+from core.request_context import bound_request_id
 from market.models import RefreshRun
+from market.services import prices_refresh
+from market.tasks import TRANSIENT_REFRESH_ERRORS, refresh_summary
 
 from .models import Index, IndexRun
-from .services import compute_index_run
+from .services import index_run_compute, indexes_recompute_enqueue
 
 FINISHED_STATUSES = (
     IndexRun.Status.SUCCEEDED,
     IndexRun.Status.PUBLISHED,
     IndexRun.Status.SUPERSEDED,
 )
+GOOD_REFRESH = (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL)
+
+
+@shared_task(
+    name="portfolio.tasks.refresh_and_recompute",
+    autoretry_for=TRANSIENT_REFRESH_ERRORS,
+    retry_backoff=60,
+    retry_backoff_max=30 * 60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def refresh_and_recompute(
+    *,
+    symbols: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    trigger: str = RefreshRun.Trigger.BEAT,
+    user_id: int | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The nightly chain: refresh market data, then recompute what the refresh changed.
+
+    A refresh that ends succeeded or partial queues one computation per live index whose
+    inputs changed (none when the refresh changed nothing). A broker refusal while queueing is
+    retried (``RECOMPUTE_ENQUEUE_RETRY_SECONDS``) and never turns the refresh into a failure.
+    Only the refresh's named transient errors retry the task (a retry is a new incremental
+    refresh: idempotent).
+    """
+    with bound_request_id(request_id):
+        run = prices_refresh(
+            symbols=symbols,
+            start=dt.date.fromisoformat(start) if start else None,
+            end=dt.date.fromisoformat(end) if end else None,
+            trigger=trigger,
+            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+        )
+        recomputes: list[str] = []
+        if run.status in GOOD_REFRESH:
+            recomputes = indexes_recompute_enqueue(
+                refresh_run=run, retry_delays=settings.RECOMPUTE_ENQUEUE_RETRY_SECONDS
+            )
+    return {**refresh_summary(run), "recomputes": recomputes}
 
 
 @shared_task(name="portfolio.tasks.compute_index")
@@ -35,8 +87,7 @@ def compute_index(
     failed computation is recorded on its run (the previous run keeps serving) and raised, so
     Celery records the failure; it is not retried (the data would be the same).
     """
-    token = request_id_var.set(request_id) if request_id else None
-    try:
+    with bound_request_id(request_id):
         index = Index.objects.select_related("strategy", "benchmark").get(pk=index_id)
         if (
             refresh_run_id is not None
@@ -45,23 +96,12 @@ def compute_index(
             ).exists()
         ):
             return {"index": index.slug, "skipped": "already computed for this refresh"}
-        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-        refresh_run = (
-            RefreshRun.objects.filter(pk=refresh_run_id).first() if refresh_run_id else None
+        run = index_run_compute(
+            index=index,
+            trigger=trigger,
+            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+            refresh_run=(
+                RefreshRun.objects.filter(pk=refresh_run_id).first() if refresh_run_id else None
+            ),
         )
-        run = compute_index_run(index=index, trigger=trigger, user=user, refresh_run=refresh_run)
-    finally:
-        if token is not None:
-            request_id_var.reset(token)
     return {"index": index.slug, "run_id": run.pk, "status": run.status}
-
-
-def recompute_after_refresh(sender: type[RefreshRun], run: RefreshRun, **_: Any) -> None:
-    """``market.signals.refresh_finished`` receiver: one compute task per live index."""
-    for index_id in Index.objects.values_list("pk", flat=True):
-        compute_index.delay(
-            index_id=index_id,
-            trigger=IndexRun.Trigger.REFRESH,
-            refresh_run_id=run.pk,
-            request_id=run.request_id or None,
-        )

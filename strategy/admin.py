@@ -1,9 +1,17 @@
+"""Strategy admin: every write goes through ``strategy.services`` (validated, audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DeletedFilter, SoftDeleteAdminMixin
+from core.admin import DeletedFilter, SoftDeleteAdminMixin, adopt, changed_values
 
 from .models import StrategyConfig
+from .services import strategy_create, strategy_restore, strategy_soft_delete, strategy_update
 
 
 @admin.register(StrategyConfig)
@@ -62,3 +70,20 @@ class StrategyConfigAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         ),
         ("Metrics", {"fields": ("risk_free_rate",)}),
     )
+
+    def save_model(
+        self, request: HttpRequest, obj: StrategyConfig, form: Any, change: bool
+    ) -> None:
+        if change:
+            strategy, _ = strategy_update(
+                strategy_id=obj.pk, changes=changed_values(form), actor=request.user
+            )
+        else:
+            strategy = strategy_create(actor=request.user, **form.cleaned_data)
+        adopt(obj, strategy)
+
+    def soft_delete(self, request: HttpRequest, obj: StrategyConfig) -> None:
+        strategy_soft_delete(strategy=obj, actor=request.user)
+
+    def restore(self, request: HttpRequest, obj: StrategyConfig) -> None:
+        strategy_restore(strategy=obj, actor=request.user)

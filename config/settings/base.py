@@ -374,6 +374,20 @@ REFRESH_LOCK_TIMEOUT_SECONDS = env.int(
 REFRESH_SCHEDULE_HOUR = env.int("REFRESH_SCHEDULE_HOUR", default=22)
 REFRESH_SCHEDULE_MINUTE = env.int("REFRESH_SCHEDULE_MINUTE", default=30)
 
+# JOBS (docs/settings-market.md)
+# What a "refresh" queued by the API or the admin runs: the portfolio chain (refresh, then
+# recompute the indexes whose inputs changed) by default, or "market.tasks.refresh_market_data"
+# for a refresh alone. Sent by name, so the market app never imports the portfolio app.
+REFRESH_JOB_TASK = env.str("REFRESH_JOB_TASK", default="portfolio.tasks.refresh_and_recompute")
+# Seconds to wait before each new attempt to queue the recomputes after a good refresh when the
+# broker refuses them; the refresh itself stays succeeded. After the last attempt the next
+# chain (or `manage.py compute_index`) picks the indexes up: their inputs are still newer
+# than their published runs.
+RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = [
+    float(seconds)
+    for seconds in env.list("RECOMPUTE_ENQUEUE_RETRY_SECONDS", default=["5", "30", "120"])
+]
+
 # LOGGING
 # Structured (JSON in production, key=value locally); every line carries the request id.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

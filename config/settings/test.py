@@ -28,3 +28,19 @@ for _cache in CACHES.values():  # type: ignore[name-defined]
 LOG_FORMAT = "console"
 TWELVEDATA_BASE_URL = "http://127.0.0.1:9"  # tests point the client at their own fake server
 TWELVEDATA_API_KEY = "test-key"
+
+# Celery: every broker and result key of a test run carries the run's own prefix, so a
+# developer's worker (``make run``, same Redis) never receives a task sent by a test, and the
+# session's teardown (tests/conftest.py) deletes what the run left behind.
+CELERY_TEST_KEY_PREFIX = f"autoindex-test-{_TEST_DB_SUFFIX}:"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # type: ignore[name-defined]
+    "global_keyprefix": CELERY_TEST_KEY_PREFIX,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    **CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS,  # type: ignore[name-defined]
+    "global_keyprefix": CELERY_TEST_KEY_PREFIX,
+}
+# The chain's retries of a refused recompute wait in production; in tests they would only slow
+# the suite (tests that exercise the retry pass their own delays).
+RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -17,24 +16,28 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import AuditEvent
 from accounts.permissions import IsAnalyst, IsViewer, ViewerReadsAnalystWrites
-from accounts.services import audit_from_request
-from core.errors import ConflictError, ServiceUnavailableError, UnprocessableError
+from core.errors import UnprocessableError
 from core.openapi import problem_responses
 from core.pagination import CataloguePagination, SeriesCursorPagination
-from market.models import Asset
+from market.models import Asset, RefreshRun
 from market.selectors import (
     asset_get,
     asset_list,
-    asset_prices,
     currencies_available,
+    price_list,
     refresh_run_list,
 )
-from market.services.assets import asset_create, asset_restore, asset_soft_delete, asset_update
+from market.selectors.assets import asset_latest_deleted
+from market.services import (
+    asset_create,
+    asset_restore,
+    asset_soft_delete,
+    asset_update,
+    refresh_enqueue,
+)
 
 from .filters import AssetFilter, PriceFilter, RefreshRunFilter
-from .jobs import refresh_enqueue
 from .serializers import (
     AssetCreateInputSerializer,
     AssetOutputSerializer,
@@ -73,10 +76,6 @@ def _live_asset(symbol: str) -> Asset:
         return asset_get(symbol=symbol)
     except Asset.DoesNotExist:
         raise Http404("No live asset with this symbol.") from None
-
-
-def _jsonable(diff: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
-    return {field: {"old": old, "new": new} for field, (old, new) in diff.items()}
 
 
 class AssetListCreateView(generics.ListAPIView):
@@ -121,16 +120,7 @@ class AssetListCreateView(generics.ListAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = AssetCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if asset_list().filter(symbol=data.validated_data["symbol"]).exists():
-            raise ConflictError("A live asset with this symbol already exists.")
-        with transaction.atomic():
-            asset = asset_create(**data.validated_data)
-            audit_from_request(
-                request,
-                action=AuditEvent.Action.ASSET_CREATED,
-                target=asset,
-                details={"fields": data.validated_data},
-            )
+        asset = asset_create(actor=request.user, **data.validated_data)
         return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
@@ -163,15 +153,7 @@ class AssetDetailView(APIView):
         asset = _live_asset(symbol)
         data = AssetUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            diff = asset_update(asset=asset, changes=data.validated_data)
-            if diff:
-                audit_from_request(
-                    request,
-                    action=AuditEvent.Action.ASSET_UPDATED,
-                    target=asset,
-                    details={"changes": _jsonable(diff)},
-                )
+        asset_update(asset=asset, changes=data.validated_data, actor=request.user)
         return Response(AssetOutputSerializer(asset).data)
 
     @extend_schema(
@@ -180,10 +162,7 @@ class AssetDetailView(APIView):
         responses={204: None},
     )
     def delete(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
-        asset = _live_asset(symbol)
-        with transaction.atomic():
-            asset_soft_delete(asset=asset)
-            audit_from_request(request, action=AuditEvent.Action.ASSET_DELETED, target=asset)
+        asset_soft_delete(asset=_live_asset(symbol), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -206,12 +185,10 @@ class AssetRestoreView(APIView):
         },
     )
     def post(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
-        try:
-            with transaction.atomic():
-                asset = asset_restore(symbol=symbol)
-                audit_from_request(request, action=AuditEvent.Action.ASSET_RESTORED, target=asset)
-        except Asset.DoesNotExist:
-            raise Http404("No deleted asset with this symbol.") from None
+        deleted = asset_latest_deleted(symbol=symbol)
+        if deleted is None:
+            raise Http404("No deleted asset with this symbol.")
+        asset = asset_restore(asset=deleted, actor=request.user)
         return Response(AssetOutputSerializer(asset).data)
 
 
@@ -224,8 +201,8 @@ class AssetPriceListView(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no asset
-            return asset_prices(asset=Asset(pk=0))
-        return asset_prices(asset=_live_asset(self.kwargs["symbol"]))
+            return price_list(asset=Asset(pk=0))
+        return price_list(asset=_live_asset(self.kwargs["symbol"]))
 
     @extend_schema(
         tags=["assets"],
@@ -327,35 +304,22 @@ class RefreshJobListCreateView(generics.ListAPIView):
             raise UnprocessableError(
                 "The refresh cannot run as requested.", extra={"errors": problems}
             )
-        request_id = str(getattr(request, "request_id", ""))
-        with transaction.atomic():
-            enqueued = refresh_enqueue(
-                symbols=data.validated_data.get("symbols"),
-                start=data.validated_data.get("start"),
-                end=data.validated_data.get("end"),
-                user=request.user,
-                request_id=request_id,
-            )
-            audit_from_request(
-                request,
-                action=AuditEvent.Action.REFRESH_TRIGGERED,
-                details={
-                    "symbols": enqueued.symbols,
-                    "start": enqueued.start,
-                    "end": enqueued.end,
-                },
-            )
-        if enqueued.send_failed:
-            raise ServiceUnavailableError("The job queue is unavailable; nothing was started.")
+        queued = refresh_enqueue(
+            symbols=data.validated_data.get("symbols"),
+            start=data.validated_data.get("start"),
+            end=data.validated_data.get("end"),
+            actor=request.user,
+            trigger=RefreshRun.Trigger.API,
+        )
         runs_url = reverse("api:refresh-job-list", kwargs={"version": request.version})
         body = {
             "status": "queued",
-            "task_id": enqueued.task_id,
-            "request_id": request_id,
-            "symbols": enqueued.symbols,
-            "start": enqueued.start,
-            "end": enqueued.end,
-            "runs_url": f"{runs_url}?request_id={request_id}",
+            "task_id": queued.task_id,
+            "request_id": queued.request_id,
+            "symbols": queued.symbols,
+            "start": queued.start,
+            "end": queued.end,
+            "runs_url": f"{runs_url}?request_id={queued.request_id}",
         }
         return Response(RefreshAcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 

@@ -1,16 +1,22 @@
-"""Writes of the market app: assets, price upserts, demo data (one function per use case)."""
+"""Writes of the market app: assets, price upserts, the refresh and its job, demo data."""
 
-from .assets import asset_create, assets_ensure
+from .assets import asset_create, asset_restore, asset_soft_delete, asset_update, assets_ensure
+from .jobs import RefreshQueued, refresh_enqueue
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
-from .refresh import RefreshAlreadyRunning, SymbolOutcome, refresh_prices
+from .refresh import RefreshAlreadyRunning, SymbolOutcome, prices_refresh
 
 __all__ = [
     "PRICE_COLUMNS",
     "RefreshAlreadyRunning",
+    "RefreshQueued",
     "SymbolOutcome",
     "UpsertResult",
     "asset_create",
+    "asset_restore",
+    "asset_soft_delete",
+    "asset_update",
     "assets_ensure",
+    "prices_refresh",
     "prices_upsert",
-    "refresh_prices",
+    "refresh_enqueue",
 ]

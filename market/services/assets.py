@@ -6,22 +6,28 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from accounts.models import AuditEvent
+from accounts.services import (
+    FieldChanges,
+    audit_record,
+    changes_details,
+    restore_audited,
+    soft_delete_audited,
+)
 from core.errors import ConflictError
+from core.history import history_baseline_ensure, history_user_set
 from market.models import Asset
-from market.universe import AssetSpec
+from market.universe import AssetSpec, spec_currency
+
+LIVE_SYMBOL_CONSTRAINT = "market_asset_symbol_live_uniq"
 
 
-def _currency_of(spec: AssetSpec) -> str:
-    # An FX pair BASE/QUOTE is priced in its quote currency; everything else here is in USD.
-    if spec["asset_class"] == "fx":
-        return spec["symbol"].split("/")[1]
-    return "USD"
-
-
+@transaction.atomic
 def asset_create(
     *,
+    actor: Any,
     symbol: str,
     name: str = "",
     sector: str = "",
@@ -29,31 +35,68 @@ def asset_create(
     currency: str = "USD",
     exchange: str = "",
     market_cap: Decimal | None = None,
+    is_active: bool = True,
 ) -> Asset:
-    """Create a live asset; raises ``ValidationError`` for a bad symbol or a live duplicate."""
-    asset = Asset(
-        symbol=symbol,
-        name=name,
-        sector=sector,
-        asset_class=asset_class,
-        currency=currency,
-        exchange=exchange,
-        market_cap=market_cap,
+    """Create a live asset and audit it (``actor`` is the user, or ``None`` for the system).
+
+    Raises :class:`~core.errors.ConflictError` when a live asset already uses ``symbol`` — also
+    when a concurrent request creates it first (the database's unique index decides) — and
+    ``ValidationError`` for invalid fields; nothing is saved then.
+    """
+    fields = {
+        "symbol": symbol,
+        "name": name,
+        "sector": sector,
+        "asset_class": asset_class,
+        "currency": currency,
+        "exchange": exchange,
+        "market_cap": market_cap,
+        "is_active": is_active,
+    }
+    asset = Asset(**fields)
+    asset.full_clean(validate_constraints=False)
+    if Asset.objects.filter(symbol=symbol).exists():
+        raise _symbol_taken(symbol)
+    # The check constraints (market cap ≥ 0) are in the field validation already; the live-symbol
+    # unique index is decided by the database below.
+    history_user_set(asset, actor)
+    try:
+        with transaction.atomic():
+            asset.save()
+    except IntegrityError as error:
+        if LIVE_SYMBOL_CONSTRAINT in str(error):
+            raise _symbol_taken(symbol) from None
+        raise
+    audit_record(
+        action=AuditEvent.Action.ASSET_CREATED,
+        actor=actor,
+        target=asset,
+        details={"fields": fields},
     )
-    asset.full_clean()
-    asset.save()
     return asset
+
+
+def _symbol_taken(_symbol: str) -> ConflictError:
+    return ConflictError("A live asset with this symbol already exists.")
 
 
 @transaction.atomic
 def assets_ensure(specs: Iterable[AssetSpec]) -> dict[str, int]:
-    """Make sure a live asset exists for each spec; return ``{symbol: asset id}``.
+    """Create the assets of ``specs`` that were never created; return ``{symbol: live id}``.
 
-    One INSERT for the missing ones (``ON CONFLICT DO NOTHING`` against the live-symbol unique
-    index, so concurrent callers cannot create duplicates) and one SELECT — never a query per
-    symbol. Existing assets are left as analysts edited them.
+    For seeding (the demo loader; the default universe's data migration does the same with the
+    historical models). A symbol that exists only as a soft-deleted row is *not* re-created and
+    is missing from the result: an analyst's delete sticks. Existing assets are left as analysts
+    edited them. One SELECT of the known symbols, one INSERT for the missing ones
+    (``ON CONFLICT DO NOTHING`` against the live-symbol unique index, so concurrent callers
+    cannot create duplicates) and one SELECT — never a query per symbol.
     """
     specs = list(specs)
+    known = set(
+        Asset.all_objects.filter(symbol__in=[spec["symbol"] for spec in specs]).values_list(
+            "symbol", flat=True
+        )
+    )
     new_assets = [
         Asset(
             symbol=spec["symbol"],
@@ -61,9 +104,10 @@ def assets_ensure(specs: Iterable[AssetSpec]) -> dict[str, int]:
             sector=spec["sector"],
             asset_class=spec["asset_class"],
             exchange=spec["exchange"],
-            currency=_currency_of(spec),
+            currency=spec_currency(spec),
         )
         for spec in specs
+        if spec["symbol"] not in known
     ]
     Asset.objects.bulk_create(new_assets, ignore_conflicts=True)
     symbols = [spec["symbol"] for spec in specs]
@@ -78,11 +122,12 @@ ASSET_EDITABLE_FIELDS = frozenset(
 
 
 @transaction.atomic
-def asset_update(*, asset: Asset, changes: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Apply ``changes`` (editable fields only) and return ``{field: (old, new)}`` of real changes.
+def asset_update(*, asset: Asset, changes: Mapping[str, Any], actor: Any) -> FieldChanges:
+    """Apply ``changes`` (editable fields only), audit them and return ``{field: (old, new)}``.
 
-    Validates the whole row before saving (``ValidationError``); saves nothing when nothing
-    changed. History is recorded by django-simple-history.
+    ``asset`` holds the stored values (the diff is taken against it). Validates the whole row
+    before saving (``ValidationError``); saves and records nothing when nothing changed. The
+    history record (django-simple-history) names ``actor``.
     """
     unknown = set(changes) - ASSET_EDITABLE_FIELDS
     if unknown:
@@ -94,35 +139,32 @@ def asset_update(*, asset: Asset, changes: Mapping[str, Any]) -> dict[str, tuple
     }
     if not diff:
         return {}
+    history_baseline_ensure(asset)
     for field, (_, new) in diff.items():
         setattr(asset, field, new)
     asset.full_clean()
+    history_user_set(asset, actor)
     asset.save(update_fields=[*diff, "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.ASSET_UPDATED,
+        actor=actor,
+        target=asset,
+        details=changes_details(diff),
+    )
     return diff
 
 
-def asset_soft_delete(*, asset: Asset) -> Asset:
-    """Hide a live asset (``deleted_at`` set); its prices stay. Idempotent."""
-    asset.delete()
+def asset_soft_delete(*, asset: Asset, actor: Any) -> Asset:
+    """Hide a live asset (``deleted_at`` set) and audit it; its prices stay. Idempotent: an
+    asset already deleted is left alone and nothing is recorded."""
+    soft_delete_audited(obj=asset, actor=actor, action=AuditEvent.Action.ASSET_DELETED)
     return asset
 
 
-@transaction.atomic
-def asset_restore(*, symbol: str) -> Asset:
-    """Bring back the most recently deleted asset with ``symbol``.
+def asset_restore(*, asset: Asset, actor: Any) -> Asset:
+    """Bring a soft-deleted asset back and audit it.
 
-    Raises ``Asset.DoesNotExist`` when no deleted asset has that symbol and
-    :class:`~core.errors.ConflictError` when a live asset already uses it.
+    Raises :class:`~core.errors.ConflictError` when a live asset already uses its symbol.
     """
-    asset = (
-        Asset.all_objects.select_for_update()
-        .filter(symbol=symbol, deleted_at__isnull=False)
-        .order_by("-deleted_at")
-        .first()
-    )
-    if asset is None:
-        raise Asset.DoesNotExist(symbol)
-    if Asset.objects.filter(symbol=symbol).exists():
-        raise ConflictError(f"A live asset {symbol} already exists; delete it first.")
-    asset.restore()
+    restore_audited(obj=asset, actor=actor, action=AuditEvent.Action.ASSET_RESTORED)
     return asset

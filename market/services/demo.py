@@ -39,12 +39,15 @@ def demo_price_frames() -> Iterator[tuple[str, pd.DataFrame]]:
 def demo_data_load(*, progress: Callable[[str, int], None] | None = None) -> DemoLoadResult:
     """Create the default universe and upsert every demo price; idempotent.
 
-    A second call inserts nothing and updates nothing (every row counts as unchanged).
-    ``progress(symbol, rows)`` is called after each asset, for a progress bar.
+    A second call inserts nothing and updates nothing (every row counts as unchanged). An
+    asset an analyst soft-deleted is neither re-created nor loaded. ``progress(symbol, rows)``
+    is called after each asset, for a progress bar.
     """
     asset_ids = assets_ensure(DEFAULT_UNIVERSE)
     total = UpsertResult()
     for symbol, rows in demo_price_frames():
+        if symbol not in asset_ids:
+            continue
         rows = rows.assign(asset_id=asset_ids[symbol])
         total += prices_upsert(rows, source=DEMO_SOURCE)
         if progress is not None:

@@ -112,6 +112,11 @@ SELECT asset_id, date, old_close, close, STATEMENT_TIMESTAMP(), %(run_id)s
 FROM price_changed WHERE old_close <> close
 """
 
+# The assets the batch inserted or changed rows for (which indexes need recomputing).
+_CHANGED_ASSETS = """
+SELECT DISTINCT asset_id FROM price_matched WHERE NOT exists OR changed
+"""
+
 _TEMP_TABLES = ("price_staging", "price_matched", "price_changed")
 
 
@@ -165,6 +170,8 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     revisions: int = 0
+    # Assets with at least one inserted or updated row.
+    changed_asset_ids: frozenset[int] = frozenset()
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
         return UpsertResult(
@@ -172,7 +179,18 @@ class UpsertResult:
             self.updated + other.updated,
             self.unchanged + other.unchanged,
             self.revisions + other.revisions,
+            self.changed_asset_ids | other.changed_asset_ids,
         )
+
+
+@dataclass(frozen=True)
+class StagedWrite:
+    """What :func:`write_staged_prices` did."""
+
+    inserted: int
+    updated: int
+    revisions: int
+    changed_asset_ids: frozenset[int]
 
 
 def write_staged_prices(
@@ -181,15 +199,18 @@ def write_staged_prices(
     source: str,
     refresh_run_id: int | None,
     may_exist: bool = True,
-) -> tuple[int, int, int]:
-    """Apply ``price_staging`` to ``market_price``; return (inserted, updated, revisions).
+    asset_ids: frozenset[int] = frozenset(),
+) -> StagedWrite:
+    """Apply ``price_staging`` to ``market_price``.
 
     Runs inside the caller's transaction, after the staging table is filled. ``may_exist=False``
-    (the caller checked that no staged key is stored) inserts everything directly.
+    (the caller checked that no staged key is stored) inserts everything directly; the staged
+    ``asset_ids`` are then all changed.
     """
     if not may_exist:
         cursor.execute(_INSERT_ALL_STAGED, {"source": source, "missing_volume": MISSING_VOLUME})
-        return cursor.rowcount, 0, 0
+        inserted = cursor.rowcount
+        return StagedWrite(inserted, 0, 0, asset_ids if inserted else frozenset())
     cursor.execute(_MATCH, {"missing_volume": MISSING_VOLUME})
     cursor.execute(_INSERT_NEW, {"source": source})
     inserted = cursor.rowcount
@@ -201,7 +222,11 @@ def write_staged_prices(
         cursor.execute(_UPDATE_CHANGED, {"source": source})
         cursor.execute(_INSERT_REVISIONS, {"run_id": refresh_run_id})
         revisions = cursor.rowcount
-    return inserted, updated, revisions
+    changed: frozenset[int] = frozenset()
+    if inserted or updated:
+        cursor.execute(_CHANGED_ASSETS)
+        changed = frozenset(int(asset_id) for (asset_id,) in cursor.fetchall())
+    return StagedWrite(inserted, updated, revisions, changed)
 
 
 def prices_upsert(
@@ -232,15 +257,20 @@ def prices_upsert(
         dates = pd.to_datetime(frame["date"])
         cursor.execute(_ANY_STORED, [asset_ids, dates.min().date(), dates.max().date()])
         (may_exist,) = cursor.fetchone()
-        inserted, updated, revisions = write_staged_prices(
-            cursor, source=source, refresh_run_id=refresh_run_id, may_exist=may_exist
+        written = write_staged_prices(
+            cursor,
+            source=source,
+            refresh_run_id=refresh_run_id,
+            may_exist=may_exist,
+            asset_ids=frozenset(asset_ids),
         )
         # ON COMMIT DROP only fires at the outermost commit; a caller's transaction may
         # upsert several batches, so drop the work tables now.
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_TEMP_TABLES)}")
     return UpsertResult(
-        inserted=inserted,
-        updated=updated,
-        unchanged=len(frame) - inserted - updated,
-        revisions=revisions,
+        inserted=written.inserted,
+        updated=written.updated,
+        unchanged=len(frame) - written.inserted - written.updated,
+        revisions=written.revisions,
+        changed_asset_ids=written.changed_asset_ids,
     )

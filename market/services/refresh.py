@@ -1,9 +1,11 @@
 """The market-data refresh: incremental, fault-tolerant, never loses stored prices.
 
-``refresh_prices`` is the one entry point (the Celery task, the command and the admin action all
-call it). Guarantees:
+``prices_refresh`` is the one entry point (the market task, the portfolio's nightly chain and the
+command call it; the API and the admin enqueue it through ``market.services.jobs``). Guarantees:
 
 - only one refresh runs at a time (Redis lock); a second caller gets the running ``RefreshRun``;
+- it refreshes the assets that exist and are active: it creates none (the default universe is
+  seeded by a data migration and the demo loader), so an analyst's soft delete sticks;
 - per asset it fetches from its last stored date minus ``REFRESH_OVERLAP_DAYS`` (to catch
   vendor revisions), or from ``ASSET_DEFAULT_START`` for an asset without prices, to today;
 - prices are written only through :func:`~market.services.prices.prices_upsert` (insert,
@@ -15,8 +17,10 @@ call it). Guarantees:
   a bad API key or a crash ends the run ``failed`` with ``run.failure`` and re-raises;
 - symbols TwelveData cannot serve (Yahoo's ``^GSPC``) are skipped with a note in ``run.notes``
   unless ``TWELVEDATA_SYMBOL_MAP`` maps them; FX weekend bars are dropped (noted);
-- a run that ends ``succeeded`` or ``partial`` sends ``market.signals.refresh_finished`` after
-  commit. The API key never reaches the run row.
+- the run records which symbols got rows inserted or updated (``run.changed_symbols``), so the
+  caller can recompute only what depends on them. It notifies nobody: orchestration (refresh,
+  then recompute) belongs to the portfolio app's nightly chain. The API key never reaches the
+  run row.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from typing import Any, Literal
 
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -45,10 +48,7 @@ from market.providers import (
     TwelveDataUnavailable,
 )
 from market.providers.schemas import DailyBar
-from market.signals import refresh_finished
-from market.universe import DEFAULT_UNIVERSE
 
-from .assets import assets_ensure
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
 
 logger = logging.getLogger(__name__)
@@ -95,13 +95,13 @@ def redact(text: str) -> str:
     return text.replace(key, "***") if key else text
 
 
-def refresh_prices(
+def prices_refresh(
     *,
     symbols: Sequence[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
     trigger: str = RefreshRun.Trigger.CLI,
-    user: Any = None,
+    actor: Any = None,
     client: TwelveDataClient | None = None,
     progress: Callable[[SymbolOutcome], None] | None = None,
 ) -> RefreshRun:
@@ -120,7 +120,7 @@ def refresh_prices(
         run = RefreshRun.objects.create(
             status=RefreshRun.Status.RUNNING,
             trigger=trigger,
-            triggered_by=user if getattr(user, "pk", None) else None,
+            triggered_by=actor if getattr(actor, "pk", None) else None,
             symbols=sorted(symbols) if symbols else [],
             start_date=start,
             end_date=end,
@@ -199,6 +199,7 @@ class _RefreshJob:
         self.progress = progress
         self.total = UpsertResult()
         self.stored: set[str] = set()
+        self.symbol_of: dict[int, str] = {}
 
     # -------------------------------------------------------------------------- outcome
 
@@ -219,6 +220,9 @@ class _RefreshJob:
         self.run.rows_updated = self.total.updated
         self.run.rows_unchanged = self.total.unchanged
         self.run.symbols_failed = len(self.run.errors)
+        self.run.changed_symbols = sorted(
+            self.symbol_of[asset_id] for asset_id in self.total.changed_asset_ids
+        )
 
     def _save_progress(self) -> None:
         self._copy_counts()
@@ -228,6 +232,7 @@ class _RefreshJob:
                 "rows_updated",
                 "rows_unchanged",
                 "symbols_failed",
+                "changed_symbols",
                 "errors",
                 "notes",
                 "deferred_symbols",
@@ -251,11 +256,9 @@ class _RefreshJob:
                 "unchanged": self.total.unchanged,
                 "failed": self.run.symbols_failed,
                 "deferred": len(self.run.deferred_symbols),
+                "changed_symbols": len(self.run.changed_symbols),
             },
         )
-        if status in (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL):
-            run = self.run
-            transaction.on_commit(lambda: refresh_finished.send(sender=RefreshRun, run=run))
 
     def fail(self, exc: BaseException) -> None:
         """Mark the run failed after ``exc`` stopped it; what was stored stays stored."""
@@ -270,7 +273,6 @@ class _RefreshJob:
     def execute(
         self, *, symbols: Sequence[str] | None, start: dt.date | None, end: dt.date | None
     ) -> None:
-        assets_ensure(DEFAULT_UNIVERSE)
         plans = self._plan(symbols=symbols, start=start, end=end or timezone.now().date())
         batches = list(_batches(plans, self.client.batch_size))
         for index, batch in enumerate(batches):
@@ -337,6 +339,7 @@ class _RefreshJob:
             if first > end:
                 self._report(SymbolOutcome(symbol, "stored", rows=0))
                 continue
+            self.symbol_of[asset_id] = symbol
             plans.append(_Plan(asset_id, symbol, vendor, asset_class == AssetClass.FX, first, end))
         return plans
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kombu.exceptions import OperationalError
 
 from accounts.models import AuditEvent
 from portfolio.models import IndexRun
-from portfolio.tasks import compute_index
 from tests.portfolio.published import published_index_build, run_build
 
 from .conftest import api_url, assert_problem
@@ -25,10 +23,6 @@ def index():
 @pytest.fixture
 def analyst(client_as):
     return client_as("analyst")
-
-
-class FakeResult:
-    id = "task-123"
 
 
 def test_runs_list_newest_first_with_a_status_filter(analyst, index):
@@ -90,14 +84,7 @@ ON_COMMIT = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @ON_COMMIT
-def test_post_queues_a_compute_after_commit_audits_it_and_answers_202(analyst, index, monkeypatch):
-    sent: list[dict] = []
-
-    def delay(**kwargs):
-        sent.append(kwargs)
-        return FakeResult
-
-    monkeypatch.setattr(compute_index, "delay", delay)
+def test_post_queues_a_compute_after_commit_audits_it_and_answers_202(analyst, index, task_queue):
     runs_before = IndexRun.objects.count()
 
     response = analyst.post(
@@ -107,20 +94,24 @@ def test_post_queues_a_compute_after_commit_audits_it_and_answers_202(analyst, i
     assert response.status_code == 202, response.content
     expected_url = api_url("index-run-list", slug="runs") + "?request_id=req-compute-0001"
     assert response["Location"] == expected_url
-    assert response.json() == {
+    body = response.json()
+    assert body == {
         "status": "queued",
         "index": "runs",
-        "task_id": "task-123",
+        "task_id": task_queue.ids()[0],
         "request_id": "req-compute-0001",
         "runs_url": expected_url,
     }
-    assert sent == [
-        {
-            "index_id": index.pk,
-            "trigger": "api",
-            "user_id": analyst.user.pk,
-            "request_id": "req-compute-0001",
-        }
+    assert task_queue.tasks() == [
+        (
+            "portfolio.tasks.compute_index",
+            {
+                "index_id": index.pk,
+                "trigger": "api",
+                "user_id": analyst.user.pk,
+                "request_id": "req-compute-0001",
+            },
+        )
     ]
     assert IndexRun.objects.count() == runs_before  # nothing computed in the request
     event = AuditEvent.objects.get(action=AuditEvent.Action.COMPUTE_TRIGGERED)
@@ -132,40 +123,37 @@ def test_post_queues_a_compute_after_commit_audits_it_and_answers_202(analyst, i
 
 
 @ON_COMMIT
-def test_post_answers_503_when_the_queue_is_down(analyst, index, monkeypatch):
-    def refuse(**kwargs):
-        raise OperationalError("broker down")
-
-    monkeypatch.setattr(compute_index, "delay", refuse)
+def test_post_answers_503_when_the_queue_is_down_and_audits_no_trigger(
+    analyst, index, broker, task_queue
+):
+    broker.stop()
 
     response = analyst.post(api_url("index-run-list", slug="runs"))
 
-    assert_problem(response, 503)
+    body = assert_problem(response, 503)
+    assert body["type"].endswith("/queue-unavailable")
     assert "Retry-After" in response
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.COMPUTE_TRIGGERED).exists()
+    broker.start()
+    assert task_queue.tasks() == []
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(
-    analyst, index, monkeypatch, django_capture_on_commit_callbacks
+    analyst, index, task_queue, django_capture_on_commit_callbacks
 ):
-    sent = []
-    monkeypatch.setattr(compute_index, "delay", lambda **kwargs: sent.append(kwargs))
-
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = analyst.post(api_url("index-run-list", slug="runs"))
 
     assert response.status_code == 202
     assert len(callbacks) == 1  # waiting for the commit, which never comes in this test
-    assert sent == []
+    assert task_queue.tasks() == []
 
 
 def test_post_for_an_unknown_index_is_404_and_sends_nothing(
-    analyst, monkeypatch, django_capture_on_commit_callbacks
+    analyst, task_queue, django_capture_on_commit_callbacks
 ):
-    sent = []
-    monkeypatch.setattr(compute_index, "delay", lambda **kwargs: sent.append(kwargs))
-
     with django_capture_on_commit_callbacks(execute=True):
         response = analyst.post(api_url("index-run-list", slug="nope"))
 
     assert_problem(response, 404)
-    assert sent == []
+    assert task_queue.tasks() == []

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.errors import ConflictError
 from market.models import Asset
 from market.services import asset_create
 from tests.factories import AssetFactory
@@ -15,13 +16,13 @@ from tests.factories import AssetFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_live_duplicate_symbol_is_rejected_with_a_clear_error():
-    asset_create(symbol="ORCL", asset_class="equity")
+def test_live_duplicate_symbol_is_a_conflict_with_a_clear_error():
+    asset_create(actor=None, symbol="ORCL", asset_class="equity")
 
-    with pytest.raises(ValidationError) as excinfo:
-        asset_create(symbol="ORCL", asset_class="equity")
+    with pytest.raises(ConflictError) as excinfo:
+        asset_create(actor=None, symbol="ORCL", asset_class="equity")
 
-    assert excinfo.value.messages == ["A live asset with this symbol already exists."]
+    assert excinfo.value.detail == "A live asset with this symbol already exists."
     assert Asset.objects.filter(symbol="ORCL").count() == 1
 
 
@@ -35,7 +36,7 @@ def test_database_rejects_live_duplicate_even_without_validation():
 def test_deleted_symbol_can_be_created_again():
     AssetFactory(symbol="INTC").delete()
 
-    recreated = asset_create(symbol="INTC", asset_class="equity")
+    recreated = asset_create(actor=None, symbol="INTC", asset_class="equity")
 
     assert Asset.objects.get(symbol="INTC") == recreated
     assert Asset.all_objects.filter(symbol="INTC").count() == 2
@@ -43,20 +44,20 @@ def test_deleted_symbol_can_be_created_again():
 
 @pytest.mark.parametrize("symbol", ["ORCL", "BRK.B", "NZD/USD", "^DJI", "BF-B", "A1"])
 def test_valid_symbols_are_accepted(symbol):
-    assert asset_create(symbol=symbol, asset_class="equity").symbol == symbol
+    assert asset_create(actor=None, symbol=symbol, asset_class="equity").symbol == symbol
 
 
 @pytest.mark.parametrize("symbol", ["aapl", "AA PL", "", "A" * 21, "AAPL$", "ÄPPL"])
 def test_invalid_symbols_are_rejected(symbol):
     with pytest.raises(ValidationError) as excinfo:
-        asset_create(symbol=symbol, asset_class="equity")
+        asset_create(actor=None, symbol=symbol, asset_class="equity")
     assert "symbol" in excinfo.value.message_dict
 
 
 @pytest.mark.parametrize("currency", ["usd", "US", "USDX", "12A"])
 def test_invalid_currency_is_rejected(currency):
     with pytest.raises(ValidationError) as excinfo:
-        asset_create(symbol="AAPL", asset_class="equity", currency=currency)
+        asset_create(actor=None, symbol="AAPL", asset_class="equity", currency=currency)
     assert (
         "A currency is a three-letter ISO 4217 code such as USD."
         in excinfo.value.message_dict["currency"]
@@ -65,12 +66,12 @@ def test_invalid_currency_is_rejected(currency):
 
 def test_unknown_asset_class_is_rejected():
     with pytest.raises(ValidationError) as excinfo:
-        asset_create(symbol="AAPL", asset_class="crypto")
+        asset_create(actor=None, symbol="AAPL", asset_class="crypto")
     assert "asset_class" in excinfo.value.message_dict
 
 
 def test_asset_changes_are_kept_in_history():
-    asset = asset_create(symbol="IAU", asset_class="commodity", name="Gold")
+    asset = asset_create(actor=None, symbol="IAU", asset_class="commodity", name="Gold")
     asset.name = "SPDR Gold Shares"
     asset.save()
 

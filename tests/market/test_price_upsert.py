@@ -39,7 +39,9 @@ def test_first_upsert_inserts_exact_values():
 
     result = prices_upsert(rows, source="test")
 
-    assert result == UpsertResult(inserted=2, updated=0, unchanged=0, revisions=0)
+    assert result == UpsertResult(
+        inserted=2, updated=0, unchanged=0, revisions=0, changed_asset_ids=frozenset({asset.pk})
+    )
     stored = Price.objects.get(asset=asset, date=DAY_1)
     assert (stored.open, stored.high, stored.low, stored.close, stored.volume) == (
         Decimal("170.1"),
@@ -80,7 +82,9 @@ def test_rerun_with_same_values_writes_nothing_and_changed_close_is_revised():
     revised = prices_upsert(revised_rows, source="test", refresh_run_id=None)
 
     assert again == UpsertResult(inserted=0, updated=0, unchanged=3, revisions=0)
-    assert revised == UpsertResult(inserted=0, updated=2, unchanged=1, revisions=1)
+    assert revised == UpsertResult(
+        inserted=0, updated=2, unchanged=1, revisions=1, changed_asset_ids=frozenset({asset.pk})
+    )
     revision = PriceRevision.objects.get()
     assert (revision.asset_id, revision.date) == (asset.pk, DAY_2)
     assert (revision.old_close, revision.new_close) == (Decimal("10.6"), Decimal("10.65"))
@@ -143,6 +147,30 @@ def test_batch_mixing_new_and_stored_keys_inserts_and_updates():
 
     result = prices_upsert(batch, source="test")
 
-    assert result == UpsertResult(inserted=2, updated=1, unchanged=0, revisions=1)
+    assert result == UpsertResult(
+        inserted=2,
+        updated=1,
+        unchanged=0,
+        revisions=1,
+        changed_asset_ids=frozenset({stored_asset.pk, new_asset.pk}),
+    )
+
     assert Price.objects.get(asset=stored_asset, date=DAY_1).close == Decimal("1.55")
     assert Price.objects.filter(asset=new_asset).count() == 1
+
+
+def test_only_assets_with_inserted_or_changed_rows_count_as_changed():
+    changed_asset, unchanged_asset = AssetFactory(), AssetFactory()
+    prices_upsert(_rows(changed_asset.pk, (DAY_1, 1, 2, 1, "1.5", 10)), source="test")
+    prices_upsert(_rows(unchanged_asset.pk, (DAY_1, 1, 2, 1, "2.5", 10)), source="test")
+    batch = pd.concat(
+        [
+            _rows(changed_asset.pk, (DAY_1, 1, 2, 1, "1.5", 10), (DAY_2, 1, 2, 1, "1.6", 10)),
+            _rows(unchanged_asset.pk, (DAY_1, 1, 2, 1, "2.5", 10)),
+        ]
+    )
+
+    result = prices_upsert(batch, source="test")
+
+    assert (result.inserted, result.unchanged) == (1, 2)
+    assert result.changed_asset_ids == frozenset({changed_asset.pk})

@@ -13,17 +13,16 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from celery.signals import before_task_publish
 from django.core import serializers
 from django.core.management import call_command
 from django.urls import reverse
 
-from config.celery import app
+from accounts.models import AuditEvent
 from market.management.commands.fake_twelvedata import handler_for
 from market.models import Asset, Price, RefreshRun
 from market.providers import SymbolSeries, TwelveDataAuthError, TwelveDataClient
 from market.providers.fake import FakeTwelveData, demo_series
-from market.services import refresh_prices
+from market.services import prices_refresh
 from tests.factories import UserFactory
 from tests.market.conftest import REFRESH_END, SERVED_DATES
 
@@ -91,59 +90,56 @@ def test_fake_twelvedata_command_serves_the_demo_data_offline(fake_clock, settin
     ]
 
 
-def test_admin_action_queues_one_refresh_after_commit_and_says_so(
-    client, django_capture_on_commit_callbacks
-):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_admin_action_queues_one_refresh_and_audits_it(client, task_queue):
+    analyst = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(analyst)
     ids = list(Asset.objects.filter(symbol__in=["AAPL", "MSFT"]).values_list("pk", flat=True))
-    published = []
 
-    def record(sender, headers, body, **kwargs):
-        published.append((sender, headers["id"], body[1]))
-
-    before_task_publish.connect(record)
-    try:
-        with django_capture_on_commit_callbacks() as callbacks:
-            response = client.post(
-                reverse("admin:market_asset_changelist"),
-                {"action": "refresh_prices_selected", "_selected_action": ids},
-                follow=True,
-            )
-            assert published == []  # nothing is sent before the transaction commits
-        for callback in callbacks:
-            callback()
-    finally:
-        before_task_publish.disconnect(record)
-        _drop_published_messages([task_id for _, task_id, _ in published])
+    response = client.post(
+        reverse("admin:market_asset_changelist"),
+        {"action": "refresh_prices_selected", "_selected_action": ids},
+        follow=True,
+    )
 
     assert [str(m) for m in response.context["messages"]] == [
         "Price refresh queued for 2 asset(s): AAPL, MSFT. Its progress appears under Refresh runs."
     ]
-    assert len(callbacks) == 1
-    [(task_name, _, kwargs)] = published
-    assert task_name == "market.tasks.refresh_market_data"
-    assert {key: kwargs[key] for key in ("symbols", "trigger")} == {
+    [(task_name, kwargs)] = task_queue.tasks()
+    assert task_name == "portfolio.tasks.refresh_and_recompute"  # REFRESH_JOB_TASK
+    assert {key: kwargs[key] for key in ("symbols", "trigger", "user_id")} == {
         "symbols": ["AAPL", "MSFT"],
         "trigger": "admin",
+        "user_id": analyst.pk,
     }
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REFRESH_TRIGGERED)
+    assert (event.actor, event.details["symbols"], event.details["trigger"]) == (
+        analyst,
+        ["AAPL", "MSFT"],
+        "admin",
+    )
 
 
-def _drop_published_messages(task_ids: list[str]) -> None:
-    """Take the messages this test sent off the broker again (nobody else must run them)."""
-    with app.connection_for_read() as connection:
-        queue = connection.SimpleQueue(app.conf.task_default_queue)
-        try:
-            for _ in range(100):
-                if not task_ids:
-                    return
-                message = queue.get(timeout=2)
-                if message.headers.get("id") in task_ids:
-                    task_ids.remove(message.headers["id"])
-                    message.ack()
-                else:
-                    message.requeue()
-        finally:
-            queue.close()
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_admin_action_with_the_broker_down_says_nothing_started_and_audits_nothing(
+    client, broker, task_queue
+):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    ids = list(Asset.objects.filter(symbol="AAPL").values_list("pk", flat=True))
+    broker.stop()
+
+    response = client.post(
+        reverse("admin:market_asset_changelist"),
+        {"action": "refresh_prices_selected", "_selected_action": ids},
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "The job queue is unavailable; the market refresh was not started."
+    ]
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
+    broker.start()
+    assert task_queue.tasks() == []
 
 
 def test_the_api_key_never_reaches_urls_logs_or_refresh_runs(
@@ -156,11 +152,11 @@ def test_the_api_key_never_reaches_urls_logs_or_refresh_runs(
     fake_twelvedata.fail_next("429_minute")
     fake_twelvedata.fail_symbol("MSFT", "bad_values")
     client = TwelveDataClient.from_settings(clock=fake_clock.time, sleep=fake_clock.sleep)
-    refresh_prices(symbols=["AAPL", "MSFT", "^GSPC"], end=REFRESH_END, client=client)
+    prices_refresh(symbols=["AAPL", "MSFT", "^GSPC"], end=REFRESH_END, client=client)
     settings.TWELVEDATA_API_KEY = SECRET + "-wrong"  # a 401: the error path too
     client = TwelveDataClient.from_settings(clock=fake_clock.time, sleep=fake_clock.sleep)
     with pytest.raises(TwelveDataAuthError):
-        refresh_prices(symbols=["AAPL"], end=REFRESH_END, client=client)
+        prices_refresh(symbols=["AAPL"], end=REFRESH_END, client=client)
 
     assert fake_twelvedata.authorizations[-1] == f"apikey {SECRET}-wrong"
     urls = [request.url for request, _ in twelvedata_server.log]

@@ -1,4 +1,4 @@
-"""refresh_prices end to end: fake TwelveData over HTTP, real PostgreSQL and Redis."""
+"""prices_refresh end to end: fake TwelveData over HTTP, real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from market.models import Price, PriceRevision, RefreshRun
+from market.models import Asset, Price, PriceRevision, RefreshRun
 from market.providers import TwelveDataAuthError, TwelveDataClient
 from market.providers.fake import FakeBar
-from market.services import prices_upsert, refresh_prices
+from market.services import asset_soft_delete, prices_refresh, prices_upsert
 from tests.market.conftest import REFRESH_END, SERVED_DATES, SERVED_SYMBOLS, served_bars
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def served_rows(symbols=SERVED_SYMBOLS):
 
 
 def refresh(client, **kwargs) -> RefreshRun:
-    return refresh_prices(end=REFRESH_END, trigger=RefreshRun.Trigger.CLI, client=client, **kwargs)
+    return prices_refresh(end=REFRESH_END, trigger=RefreshRun.Trigger.CLI, client=client, **kwargs)
 
 
 def test_first_refresh_stores_exactly_the_served_rows(twelvedata_client, fake_clock):
@@ -253,28 +253,41 @@ def test_a_yahoo_symbol_is_refreshed_when_mapped(twelvedata_client, fake_twelved
     assert (run.status, run.rows_inserted, run.notes) == (RefreshRun.Status.SUCCEEDED, 9, {})
 
 
-def test_a_finished_refresh_sends_refresh_finished_after_commit(
-    twelvedata_client, django_capture_on_commit_callbacks
+def test_a_refresh_records_the_symbols_it_changed_and_notifies_nobody(
+    twelvedata_client, fake_twelvedata, django_capture_on_commit_callbacks
 ):
-    from market.signals import refresh_finished
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])
+    fake_twelvedata.series["MSFT"][-1] = FakeBar(
+        date=SERVED_DATES[-1], close=Decimal("999.5")
+    )  # a vendor revision of MSFT's last close
+    second = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])
+    third = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])
 
-    received = []
-
-    def receiver(sender, run, **kwargs):
-        received.append((sender, run.pk, run.status))
-
-    refresh_finished.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            run = refresh(twelvedata_client, symbols=["AAPL"])
-    finally:
-        refresh_finished.disconnect(receiver)
-
-    assert len(callbacks) == 1
-    assert received == [(RefreshRun, run.pk, RefreshRun.Status.SUCCEEDED)]
+    assert callbacks == []  # no signal, no task: orchestration is the portfolio chain's
+    assert first.changed_symbols == ["AAPL", "MSFT"]
+    assert (second.rows_updated, second.changed_symbols) == (1, ["MSFT"])
+    assert (third.status, third.changed_symbols) == (RefreshRun.Status.SUCCEEDED, [])
+    assert RefreshRun.objects.get(pk=second.pk).changed_symbols == ["MSFT"]  # stored
 
 
-def test_a_failed_refresh_sends_no_signal(
+def test_a_soft_deleted_default_asset_stays_deleted_through_two_refreshes(twelvedata_client):
+    tsla = Asset.objects.get(symbol="TSLA")
+    asset_soft_delete(asset=tsla, actor=None)
+
+    first = refresh(twelvedata_client)
+    second = refresh(twelvedata_client)
+
+    assert not Asset.objects.filter(symbol="TSLA").exists()  # no new, empty TSLA row
+    assert list(Asset.all_objects.filter(symbol="TSLA").values_list("pk", flat=True)) == [tsla.pk]
+    assert not Price.objects.filter(asset=tsla).exists()
+    for run in (first, second):
+        assert run.status == RefreshRun.Status.SUCCEEDED
+        assert "TSLA" not in run.changed_symbols
+        assert "TSLA" not in run.errors
+
+
+def test_a_failed_refresh_is_recorded_and_queues_nothing(
     settings, fake_twelvedata, fake_clock, django_capture_on_commit_callbacks
 ):
     settings.TWELVEDATA_API_KEY = "not-the-key"

@@ -1,15 +1,14 @@
-"""Market Celery tasks: beat schedules, retry policy, partitions, and a real worker on Redis."""
+"""Market Celery tasks: retry policy, partitions, and a real worker on Redis (the beat
+schedules are tested in tests/portfolio/test_schedules.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from config.celery import app
 from market.models import Price, RefreshRun
@@ -20,39 +19,6 @@ from market.tasks import ensure_partitions, refresh_market_data
 from tests.market.conftest import SERVED_DATES, served_bars
 
 pytestmark = pytest.mark.django_db
-
-
-def test_beat_schedules_exist_after_migrate():
-    tasks = {
-        task.name: task
-        for task in PeriodicTask.objects.select_related("crontab").filter(
-            task__startswith="market.tasks."
-        )
-    }
-
-    nightly = tasks["market: nightly price refresh"]
-    monthly = tasks["market: monthly price partitions"]
-    assert (nightly.task, json.loads(nightly.kwargs), nightly.enabled) == (
-        "market.tasks.refresh_market_data",
-        {"trigger": "beat"},
-        True,
-    )
-    cron = nightly.crontab
-    assert (cron.minute, cron.hour, cron.day_of_week, cron.day_of_month, str(cron.timezone)) == (
-        "30",
-        "22",
-        "1-5",
-        "*",
-        "UTC",
-    )
-    cron = monthly.crontab
-    assert (monthly.task, cron.minute, cron.hour, cron.day_of_month, cron.day_of_week) == (
-        "market.tasks.ensure_partitions",
-        "0",
-        "3",
-        "1",
-        "*",
-    )
 
 
 def test_refresh_task_retries_only_named_transient_errors_with_capped_jittered_backoff():

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from portfolio.models import Index, IndexRun
-from portfolio.services import compute_index_run
+from portfolio.services import index_run_compute
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +21,8 @@ def admin_client_logged_in(client):
 def two_runs():
     call_command("load_demo_data", verbosity=0)
     index = Index.objects.get(slug="autoindex")
-    first = compute_index_run(index=index, trigger=IndexRun.Trigger.CLI)
-    second = compute_index_run(index=index, trigger=IndexRun.Trigger.CLI)
+    first = index_run_compute(index=index, trigger=IndexRun.Trigger.CLI)
+    second = index_run_compute(index=index, trigger=IndexRun.Trigger.CLI)
     first.refresh_from_db()
     return first, second
 

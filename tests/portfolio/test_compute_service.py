@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from portfolio import selectors, services
+from portfolio.services import compute
 from portfolio.models import Allocation, Index, IndexRun, IndexValue
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_default_index_exists_after_migrate():
 
 
 def test_compute_publishes_a_run_readers_can_see(autoindex):
-    run = services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+    run = services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     assert run.status == IndexRun.Status.PUBLISHED
     assert selectors.published_run(index=autoindex) == run
@@ -59,7 +60,7 @@ def test_compute_publishes_a_run_readers_can_see(autoindex):
 
 
 def test_latest_allocation_sums_to_one_and_respects_the_cap(autoindex):
-    services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+    services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     run = selectors.published_run(index=autoindex)
     allocations = list(selectors.run_allocations(run_id=run.pk))
@@ -71,8 +72,8 @@ def test_latest_allocation_sums_to_one_and_respects_the_cap(autoindex):
 
 
 def test_second_compute_supersedes_the_first(autoindex):
-    first = services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
-    second = services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+    first = services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
+    second = services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     first.refresh_from_db()
     assert first.status == IndexRun.Status.SUPERSEDED
@@ -84,11 +85,11 @@ def test_second_compute_supersedes_the_first(autoindex):
 def test_failure_halfway_keeps_the_previous_run_published_and_hides_partial_values(
     autoindex, monkeypatch
 ):
-    published = services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+    published = services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
     visible_before = list(
         selectors.index_values_published(index=autoindex).values_list("date", "level")
     )
-    real_copy = services._copy_rows
+    real_copy = compute._copy_rows
     calls = []
 
     def copy_then_fail_on_allocations(table, columns):
@@ -97,10 +98,10 @@ def test_failure_halfway_keeps_the_previous_run_published_and_hides_partial_valu
             raise RuntimeError("disk full while writing allocations")
         real_copy(table, columns)
 
-    monkeypatch.setattr(services, "_copy_rows", copy_then_fail_on_allocations)
+    monkeypatch.setattr(compute, "_copy_rows", copy_then_fail_on_allocations)
 
     with pytest.raises(RuntimeError, match="disk full"):
-        services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+        services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     assert calls == ["portfolio_indexvalue", "portfolio_allocation"]  # values were written first
     failed = IndexRun.objects.exclude(pk=published.pk).get()
@@ -118,7 +119,7 @@ def test_no_prices_fails_the_run_with_a_clear_error():
     index = Index.objects.get(slug="autoindex")  # no prices loaded
 
     with pytest.raises(ValueError, match="no dates or no assets"):
-        services.compute_index_run(index=index, trigger=IndexRun.Trigger.CLI)
+        services.index_run_compute(index=index, trigger=IndexRun.Trigger.CLI)
 
     run = IndexRun.objects.get()
     assert run.status == IndexRun.Status.FAILED
@@ -131,7 +132,7 @@ def test_too_few_eligible_assets_fails_the_run(autoindex):
     autoindex.strategy.save()
 
     with pytest.raises(ValueError, match="eligible assets"):
-        services.compute_index_run(index=autoindex, trigger=IndexRun.Trigger.CLI)
+        services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     run = IndexRun.objects.get()
     assert run.status == IndexRun.Status.FAILED

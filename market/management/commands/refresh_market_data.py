@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from market.models import RefreshRun
-from market.services import SymbolOutcome, refresh_prices
+from market.services import SymbolOutcome, prices_refresh
 
 
 def _date(value: str) -> dt.date:
@@ -42,7 +42,7 @@ class Command(BaseCommand):
                 bar.set_postfix_str(outcome.symbol)
                 bar.update(1)
 
-            run = refresh_prices(
+            run = prices_refresh(
                 symbols=options["symbols"],
                 start=options["start"],
                 end=options["end"],

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import AuditEvent
 from accounts.permissions import IsAnalyst
-from accounts.services import audit_from_request
-from core.errors import ServiceUnavailableError
 from core.openapi import problem_responses
 from core.pagination import CataloguePagination
+from portfolio.models import IndexRun
 from portfolio.selectors import index_runs
+from portfolio.services import index_compute_enqueue
 
 from ..filters import IndexRunFilter
-from ..jobs import compute_enqueue
 from ..openapi import EXAMPLE_RUN, SLUG_PARAMETER
 from ..serializers import (
     ComputeAcceptedOutputSerializer,
@@ -80,22 +77,16 @@ class IndexRunListView(generics.ListAPIView):
         ],
     )
     def post(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
-        index = live_index_or_404(slug)
-        request_id = str(getattr(request, "request_id", ""))
-        with transaction.atomic():
-            enqueued = compute_enqueue(index=index, user=request.user, request_id=request_id)
-            audit_from_request(
-                request, action=AuditEvent.Action.COMPUTE_TRIGGERED, target=index, details={}
-            )
-        if enqueued.send_failed:
-            raise ServiceUnavailableError("The job queue is unavailable; nothing was started.")
+        queued = index_compute_enqueue(
+            index=live_index_or_404(slug), actor=request.user, trigger=IndexRun.Trigger.API
+        )
         runs_url = reverse("api:index-run-list", kwargs={"version": request.version, "slug": slug})
-        runs_url = f"{runs_url}?request_id={request_id}"
+        runs_url = f"{runs_url}?request_id={queued.request_id}"
         body = {
             "status": "queued",
-            "index": index.slug,
-            "task_id": enqueued.task_id,
-            "request_id": request_id,
+            "index": queued.index,
+            "task_id": queued.task_id,
+            "request_id": queued.request_id,
             "runs_url": runs_url,
         }
         return Response(

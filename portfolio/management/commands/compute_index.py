@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import published_run
-from portfolio.services import compute_index_run
+from portfolio.services import index_run_compute
 
 PHASES = ("load", "compute", "metrics", "store", "publish")
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
                     bar.update(1)
 
             try:
-                run = compute_index_run(
+                run = index_run_compute(
                     index=index,
                     trigger=IndexRun.Trigger.CLI,
                     publish=not options["no_publish"],

@@ -1,6 +1,6 @@
 """Index computation and publication.
 
-``compute_index_run`` loads the universe's closes in one COPY, runs the pure engine
+``index_run_compute`` loads the universe's closes in one COPY, runs the pure engine
 (``strategy.engine``), bulk-writes the run's levels and allocations, stores metrics and
 diagnostics, then publishes. Any failure marks the new run ``failed`` with its error and leaves
 the previously published run serving: readers never see a half-written computation.
@@ -20,15 +20,15 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
+from accounts.services import audit_record
 from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
-from market.price_matrix import closes_matrix
+from market.selectors import closes_matrix
+from portfolio.models import Index, IndexRun
 from strategy.engine import IndexResult, compute_index
 from strategy.metrics import metrics_for_ranges
-
-from .models import Index, IndexRun
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +96,13 @@ def _ensure_assets_exist(asset_ids: npt.NDArray[np.int64]) -> None:
 
 
 @transaction.atomic
-def index_run_publish(*, run: IndexRun) -> IndexRun:
+def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
     """Make ``run`` the one published run of its index; the previous one becomes superseded.
 
     One transaction with the index row locked, so concurrent publishes serialise and readers
-    see either the old or the new run, never none or both.
+    see either the old or the new run, never none or both. Audited (``actor`` ``None``: the
+    system's publish after a computation). Raises ``ValueError`` for a run that cannot be
+    published (running or failed).
     """
     Index.all_objects.select_for_update().get(pk=run.index_id)
     run = IndexRun.objects.select_for_update().get(pk=run.pk)
@@ -112,6 +114,12 @@ def index_run_publish(*, run: IndexRun) -> IndexRun:
     run.status = IndexRun.Status.PUBLISHED
     run.published_at = timezone.now()
     run.save(update_fields=["status", "published_at", "updated_at"])
+    audit_record(
+        action=AuditEvent.Action.RUN_PUBLISHED,
+        actor=actor,
+        target=run,
+        details={"index": run.index_id, "data_through": run.data_through},
+    )
     logger.info("index run published", extra={"index_id": run.index_id, "run_id": run.pk})
     return run
 
@@ -123,11 +131,11 @@ def _benchmark_levels(index: Index) -> pd.Series | None:
     return benchmark[index.benchmark_id].dropna()
 
 
-def compute_index_run(
+def index_run_compute(
     *,
     index: Index,
     trigger: str,
-    user: User | None = None,
+    actor: User | None = None,
     refresh_run: RefreshRun | None = None,
     publish: bool = True,
     progress: ProgressCallback | None = None,
@@ -144,7 +152,7 @@ def compute_index_run(
     run = IndexRun.objects.create(
         index=index,
         trigger=trigger,
-        triggered_by=user,
+        triggered_by=actor if getattr(actor, "pk", None) else None,
         refresh_run=refresh_run,
         config_snapshot={**strategy.snapshot(), "base_value": float(index.base_value)},
         universe_snapshot=[asset.symbol for asset in universe],

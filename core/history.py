@@ -1,0 +1,35 @@
+"""django-simple-history helpers shared by the services that edit history-tracked models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from simple_history.utils import get_history_manager_for_model
+
+BASELINE_REASON = "baseline before the first recorded change"
+
+
+def history_baseline_ensure(instance: models.Model) -> None:
+    """Give ``instance`` a first history record of its stored state if it has none.
+
+    Rows created in bulk or by data migrations (the default universe, the default strategy and
+    index) have no history; without a baseline their first edit has nothing to be compared
+    with, and the admin's "Changes" column of that edit stays empty. Call before saving a change.
+    """
+    manager = get_history_manager_for_model(type(instance))
+    if manager.filter(id=instance.pk).exists():
+        return
+    stored = type(instance)._base_manager.get(pk=instance.pk)
+    manager.bulk_history_create([stored], default_change_reason=BASELINE_REASON)
+
+
+def history_user_set(instance: models.Model, actor: Any) -> None:
+    """Record ``actor`` as the author of the next history record of ``instance``.
+
+    simple-history reads the user from the Django request; an API request authenticated by JWT
+    (DRF) or a task has none, so services name the author explicitly.
+    """
+    instance._history_user = (  # type: ignore[attr-defined]
+        actor if getattr(actor, "is_authenticated", False) else None
+    )

@@ -1,0 +1,37 @@
+"""Seed the default universe (the index's assets, the benchmarks and the FX pairs).
+
+The refresh used to create them on every run, which brought back any asset an analyst had
+soft-deleted. Now they are created once, here (and by the demo loader): a symbol that already
+exists, live or soft-deleted, is left alone.
+"""
+
+from django.db import migrations
+
+from market.universe import DEFAULT_UNIVERSE, spec_currency
+
+
+def seed(apps, schema_editor):
+    Asset = apps.get_model("market", "Asset")
+    known = set(Asset.objects.values_list("symbol", flat=True))  # historical: every row
+    Asset.objects.bulk_create(
+        [
+            Asset(
+                symbol=spec["symbol"],
+                name=spec["name"],
+                sector=spec["sector"],
+                asset_class=spec["asset_class"],
+                exchange=spec["exchange"],
+                currency=spec_currency(spec),
+            )
+            for spec in DEFAULT_UNIVERSE
+            if spec["symbol"] not in known
+        ],
+        ignore_conflicts=True,
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("market", "0006_refreshrun_changed_symbols")]
+
+    # Not reversed: the assets may have prices by then (and assets are never hard-deleted).
+    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

@@ -1,0 +1,107 @@
+"""Every Celery Beat schedule of AutoIndex, in one place (django-celery-beat rows).
+
+The rows are written by one data migration (``portfolio/0005_beat_schedules``) and are then
+edited in the admin ("Periodic tasks"): re-running the sync never overwrites an operator's
+times. The table lives in the portfolio app because the nightly chain (refresh, then
+recompute) is a portfolio task; the other entries only name tasks of lower apps. The times of
+the nightly chain come from ``REFRESH_SCHEDULE_HOUR``/``REFRESH_SCHEDULE_MINUTE`` (UTC) when the
+migration runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    # Crontab fields, UTC: minute, hour, day of week, day of month, month of year.
+    crontab: tuple[str, str, str, str, str]
+    description: str
+    kwargs: str = "{}"
+    # Names this schedule had before; the sync renames such a row instead of adding a second.
+    previous_names: tuple[str, ...] = ()
+
+
+def schedules() -> tuple[Schedule, ...]:
+    return (
+        Schedule(
+            name="portfolio: nightly refresh and recompute",
+            task="portfolio.tasks.refresh_and_recompute",
+            # "At 22:30 UTC, Monday to Friday" (default): after the US close (20:00/21:00 UTC),
+            # every trading day's bars are final by then.
+            crontab=(
+                str(settings.REFRESH_SCHEDULE_MINUTE),
+                str(settings.REFRESH_SCHEDULE_HOUR),
+                "1-5",
+                "*",
+                "*",
+            ),
+            kwargs='{"trigger": "beat"}',
+            description=(
+                "Incremental TwelveData refresh of every active asset and FX pair, then a "
+                "recompute of every index whose inputs changed."
+            ),
+            previous_names=("market: nightly price refresh",),
+        ),
+        Schedule(
+            name="market: monthly price partitions",
+            task="market.tasks.ensure_partitions",
+            # "At 03:00 UTC on the 1st of every month": next years' partitions well ahead.
+            crontab=("0", "3", "*", "1", "*"),
+            description="Create this year's and the next years' price partitions.",
+        ),
+        Schedule(
+            name="accounts: flush expired tokens",
+            task="accounts.tasks.flush_expired_tokens",
+            # "Every day at 04:15 UTC": a quiet hour, after the nightly refresh and recompute.
+            crontab=("15", "4", "*", "*", "*"),
+            description="Delete refresh tokens (and their blacklist rows) past their expiry.",
+        ),
+    )
+
+
+def schedules_sync(apps: Any) -> None:
+    """Create the missing schedule rows (migration helper, historical models).
+
+    A row that exists under its name or a previous name keeps its times and enabled flag; only
+    its name and task are brought up to date (a task that moved, e.g. the nightly chain).
+    """
+    crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
+    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
+    for schedule in schedules():
+        existing = task_model.objects.filter(
+            name__in=[schedule.name, *schedule.previous_names]
+        ).first()
+        if existing is not None:
+            existing.name, existing.task = schedule.name, schedule.task
+            existing.save(update_fields=["name", "task"])
+            continue
+        minute, hour, day_of_week, day_of_month, month_of_year = schedule.crontab
+        crontab, _ = crontab_model.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_week=day_of_week,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            timezone="UTC",
+        )
+        task_model.objects.create(
+            name=schedule.name,
+            task=schedule.task,
+            crontab=crontab,
+            kwargs=schedule.kwargs,
+            description=schedule.description,
+        )
+
+
+def schedules_remove(apps: Any) -> None:
+    """Reverse of :func:`schedules_sync`: drop the rows it manages."""
+    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
+    names = [name for schedule in schedules() for name in (schedule.name, *schedule.previous_names)]
+    task_model.objects.filter(name__in=names).delete()

@@ -27,15 +27,21 @@ def redis_connection():
     return get_redis_connection("strict")
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _empty_test_broker() -> Iterator[None]:
-    """After the run, delete every broker/result key the run's tasks left (their own prefix,
-    ``CELERY_TEST_KEY_PREFIX``): nothing a test sent is ever executed by a developer's worker."""
-    yield
+def run_broker_keys_delete() -> int:
+    """Delete every broker/result key of this test run (``CELERY_TEST_KEY_PREFIX``); count."""
     connection = get_redis_connection("strict")
     keys = list(connection.scan_iter(match=f"{settings.CELERY_TEST_KEY_PREFIX}*", count=1000))
     if keys:
         connection.delete(*keys)
+    return len(keys)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _empty_test_broker() -> Iterator[None]:
+    """After the run, delete what the run's tasks left in the broker: nothing a test sent is
+    ever executed by a developer's worker (``make run`` shares the embedded Redis)."""
+    yield
+    run_broker_keys_delete()
 
 
 class TaskQueue:

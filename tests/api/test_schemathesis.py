@@ -52,16 +52,9 @@ UNTHROTTLED = "100000/min"
 
 
 @pytest.fixture
-def seeded_analyst(monkeypatch, settings):
-    """Seed assets, prices and runs; never let a POST reach the real task queue."""
-    from market import tasks
-    from portfolio import tasks as portfolio_tasks
-
-    class Sent:
-        id = "schemathesis-task"
-
-    monkeypatch.setattr(tasks.refresh_market_data, "delay", lambda **_: Sent())
-    monkeypatch.setattr(portfolio_tasks.compute_index, "delay", lambda **_: Sent())
+def seeded_analyst(settings):
+    """Seed assets, prices and runs. Jobs a POST queues go to the run's own broker keys
+    (``CELERY_TEST_KEY_PREFIX``): no worker runs them, and the run deletes them at the end."""
     # Schemathesis is one client hammering the API: lift the capacity throttles (the
     # brute-force limits on sign-in stay on and answer a documented 429).
     scopes = ("anon", "viewer", "analyst", "admin", "simulation")

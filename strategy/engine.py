@@ -19,22 +19,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-RebalanceFrequency = Literal["daily", "weekly", "monthly", "quarterly"]
-REBALANCE_FREQUENCIES: tuple[str, ...] = get_args(RebalanceFrequency)
+from .knobs import ENGINE_KNOBS, RebalanceFrequency, check_knobs
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-# Component weights must sum to 1 within this tolerance.
-COMPONENT_WEIGHT_TOLERANCE = 1e-9
 # Slack when turning ``min_coverage * volatility_lookback`` into a whole number of returns,
 # so that e.g. 0.7 * 10 (= 7.000000000000001 in binary floating point) means 7 returns.
 COVERAGE_ROUNDING_SLACK = 1e-9
@@ -64,8 +61,9 @@ class InsufficientDataError(ValueError):
 class EngineConfig:
     """The knobs of the methodology (DESIGN.md §6). Validated on construction.
 
-    Raises ``ValueError`` with a message naming the offending field when a value is outside
-    its documented range.
+    Raises ``ValueError`` with a message naming the offending field when a value has the wrong
+    type or is outside its range in ``strategy/knobs.py`` (the one table of ranges), or when the
+    component weights do not sum to 1.
     """
 
     momentum_weight: float = 0.4
@@ -88,85 +86,7 @@ class EngineConfig:
     base_value: float = 100.0
 
     def __post_init__(self) -> None:
-        float_fields = (
-            "momentum_weight",
-            "market_cap_weight",
-            "risk_parity_weight",
-            "momentum_threshold",
-            "outlier_std_threshold",
-            "min_price",
-            "min_daily_return",
-            "max_daily_return",
-            "min_weight",
-            "max_weight",
-            "min_coverage",
-            "transaction_cost_bps",
-            "base_value",
-        )
-        for name in float_fields:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
-        int_fields = (
-            "momentum_lookback",
-            "volatility_lookback",
-            "max_forward_fill_days",
-            "min_assets",
-        )
-        for name in int_fields:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-
-        component_weights = (self.momentum_weight, self.market_cap_weight, self.risk_parity_weight)
-        if any(weight < 0 for weight in component_weights):
-            raise ValueError(f"component weights must be >= 0, got {component_weights}")
-        if abs(sum(component_weights) - 1.0) > COMPONENT_WEIGHT_TOLERANCE:
-            raise ValueError(
-                "momentum_weight + market_cap_weight + risk_parity_weight must sum to 1, "
-                f"got {sum(component_weights)!r}"
-            )
-        if self.momentum_lookback < 2:
-            raise ValueError(f"momentum_lookback must be >= 2, got {self.momentum_lookback}")
-        if self.volatility_lookback < 2:
-            raise ValueError(f"volatility_lookback must be >= 2, got {self.volatility_lookback}")
-        if self.outlier_std_threshold <= 0:
-            raise ValueError(f"outlier_std_threshold must be > 0, got {self.outlier_std_threshold}")
-        if self.min_price < 0:
-            raise ValueError(f"min_price must be >= 0, got {self.min_price}")
-        if self.max_forward_fill_days < 0:
-            raise ValueError(
-                f"max_forward_fill_days must be >= 0, got {self.max_forward_fill_days}"
-            )
-        if not -1.0 < self.min_daily_return < 0.0:
-            raise ValueError(f"min_daily_return must be in (-1, 0), got {self.min_daily_return}")
-        if self.max_daily_return <= 0.0:
-            raise ValueError(f"max_daily_return must be > 0, got {self.max_daily_return}")
-        if not 0.0 < self.max_weight <= 1.0:
-            raise ValueError(f"max_weight must be in (0, 1], got {self.max_weight}")
-        if not 0.0 <= self.min_weight < self.max_weight:
-            raise ValueError(
-                f"min_weight must be in [0, max_weight), got {self.min_weight} "
-                f"(max_weight {self.max_weight})"
-            )
-        if self.min_assets < 1:
-            raise ValueError(f"min_assets must be >= 1, got {self.min_assets}")
-        if not 0.0 < self.min_coverage <= 1.0:
-            raise ValueError(f"min_coverage must be in (0, 1], got {self.min_coverage}")
-        if self.rebalance_frequency not in REBALANCE_FREQUENCIES:
-            raise ValueError(
-                f"rebalance_frequency must be one of {REBALANCE_FREQUENCIES}, "
-                f"got {self.rebalance_frequency!r}"
-            )
-        # Turnover is at most 2, so the cost factor 1 - 2 * bps / 1e4 must stay positive.
-        if not 0.0 <= self.transaction_cost_bps < 5000.0:
-            raise ValueError(
-                f"transaction_cost_bps must be in [0, 5000), got {self.transaction_cost_bps}"
-            )
-        if self.base_value <= 0:
-            raise ValueError(f"base_value must be > 0, got {self.base_value}")
+        check_knobs({knob.name: getattr(self, knob.name) for knob in ENGINE_KNOBS})
 
     @property
     def required_return_count(self) -> int:

@@ -1,10 +1,17 @@
-"""Input and output shapes of ``strategies/<id>/`` (v2)."""
+"""Input and output shapes of ``strategies/<id>/`` (v2).
+
+The knobs' input fields are built from the table of ranges in ``strategy/knobs.py``, so the API
+accepts the ranges the engine and the database enforce (and refuses values no analyst means).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from strategy.models import ENGINE_FIELDS, RebalanceFrequency, StrategyConfig
+from strategy.knobs import KNOBS, Knob
+from strategy.models import ENGINE_FIELDS, StrategyConfig
 
 
 class StrategyOutputSerializer(serializers.ModelSerializer):
@@ -22,6 +29,26 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def knob_field(knob: Knob) -> serializers.Field:
+    """A knob's input field: its type and the range the API accepts (``Knob.input_min`` and
+    ``input_max``, inclusive like DRF's ``min_value``/``max_value``).
+
+    An exclusive bound lets its limit through, and a bound naming another knob is not checked
+    here: ``StrategyConfig.full_clean`` (the engine's rules) refuses those values after this.
+    """
+    if knob.kind == "choice":
+        return serializers.ChoiceField(choices=knob.choices)
+    if knob.kind == "int":
+        return serializers.IntegerField(
+            min_value=_whole(knob.input_min), max_value=_whole(knob.input_max)
+        )
+    return serializers.FloatField(min_value=knob.input_min, max_value=knob.input_max)
+
+
+def _whole(limit: float | None) -> int | None:
+    return None if limit is None else int(limit)
+
+
 class StrategyInputSerializer(serializers.Serializer):
     """PUT: every field except ``description``; PATCH (``partial``): any subset.
 
@@ -30,23 +57,19 @@ class StrategyInputSerializer(serializers.Serializer):
     validation — so the API refuses exactly what the engine would.
     """
 
+    # drf-spectacular publishes the docstring above as the description of this input.
+
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    momentum_weight = serializers.FloatField(min_value=0, max_value=1)
-    market_cap_weight = serializers.FloatField(min_value=0, max_value=1)
-    risk_parity_weight = serializers.FloatField(min_value=0, max_value=1)
-    momentum_lookback = serializers.IntegerField(min_value=2, max_value=2520)
-    volatility_lookback = serializers.IntegerField(min_value=2, max_value=2520)
-    momentum_threshold = serializers.FloatField(min_value=-1, max_value=10)
-    outlier_std_threshold = serializers.FloatField(min_value=0, max_value=100)
-    min_price = serializers.FloatField(min_value=0, max_value=1_000_000)
-    max_forward_fill_days = serializers.IntegerField(min_value=0, max_value=365)
-    min_daily_return = serializers.FloatField(min_value=-1, max_value=0)
-    max_daily_return = serializers.FloatField(min_value=0, max_value=100)
-    min_weight = serializers.FloatField(min_value=0, max_value=1)
-    max_weight = serializers.FloatField(min_value=0, max_value=1)
-    min_assets = serializers.IntegerField(min_value=1, max_value=10_000)
-    min_coverage = serializers.FloatField(min_value=0, max_value=1)
-    rebalance_frequency = serializers.ChoiceField(choices=RebalanceFrequency.choices)
-    transaction_cost_bps = serializers.FloatField(min_value=0, max_value=5000)
     risk_free_rate = serializers.FloatField(min_value=-1, max_value=1)
+
+    def get_fields(self) -> dict[str, Any]:
+        """The declared fields with one field per knob between ``description`` and
+        ``risk_free_rate`` (the order of the model and of the schema)."""
+        fields = super().get_fields()
+        risk_free_rate = fields.pop("risk_free_rate")
+        return {
+            **fields,
+            **{knob.name: knob_field(knob) for knob in KNOBS},
+            "risk_free_rate": risk_free_rate,
+        }

@@ -6,6 +6,7 @@ import pytest
 
 from accounts.models import AuditEvent
 from strategy.models import ENGINE_FIELDS, StrategyConfig
+from tests.strategy.knob_cases import STRATEGY_CASES, BoundCase
 
 from .conftest import api_url, assert_problem
 
@@ -153,3 +154,24 @@ def test_viewers_may_not_read_or_change_strategies(client_as, strategy):
 
     assert_problem(viewer.get(url(strategy)), 403)
     assert_problem(viewer.patch(url(strategy), {"max_weight": 0.3}, format="json"), 403)
+
+
+@pytest.mark.parametrize("case", STRATEGY_CASES, ids=lambda case: case.id)
+def test_the_api_accepts_a_value_just_inside_each_knob_bound(analyst, strategy, case: BoundCase):
+    response = analyst.patch(url(strategy), case.inside, format="json")
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("case", STRATEGY_CASES, ids=lambda case: case.id)
+def test_the_api_refuses_a_value_just_outside_each_knob_bound(analyst, strategy, case: BoundCase):
+    body = assert_problem(analyst.patch(url(strategy), case.outside, format="json"), 400)
+
+    # The knob's own field, or the engine's rule naming it (exclusive bounds, min < max weight).
+    assert any(
+        error["pointer"] == f"#/{case.knob.name}"
+        or (error["pointer"] == "#/non_field_errors" and case.knob.name in error["detail"])
+        for error in body["errors"]
+    ), body["errors"]
+    strategy.refresh_from_db()
+    assert getattr(strategy, case.knob.name) == getattr(StrategyConfig(), case.knob.name)

@@ -192,47 +192,58 @@ def test_audit_event_list_query_count(client_as, django_assert_max_num_queries):
     assert response.json()["count"] == ROWS
 
 
-def test_refresh_post_enqueues_the_task_after_commit_and_is_audited(
-    client_as, monkeypatch, django_capture_on_commit_callbacks
-):
-    sent: list[dict] = []
-
-    class Result:
-        id = "task-123"
-
-    def fake_delay(**kwargs):
-        sent.append(kwargs)
-        return Result()
-
-    from market import tasks
-
-    monkeypatch.setattr(tasks.refresh_market_data, "delay", fake_delay)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_refresh_post_queues_the_refresh_job_and_audits_it(client_as, task_queue):
     analyst = client_as("analyst")
     AssetFactory(symbol="ZZRF")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = analyst.post(
-            api_url("refresh-job-list"),
-            {"symbols": ["zzrf"], "start": "2024-01-01"},
-            format="json",
-            HTTP_X_REQUEST_ID="req-refresh-0001",
-        )
+    response = analyst.post(
+        api_url("refresh-job-list"),
+        {"symbols": ["zzrf"], "start": "2024-01-01"},
+        format="json",
+        HTTP_X_REQUEST_ID="req-refresh-0001",
+    )
 
     assert response.status_code == 202
     body = response.json()
-    assert body["request_id"] == "req-refresh-0001"
+    assert (body["request_id"], body["task_id"]) == ("req-refresh-0001", task_queue.ids()[0])
     assert body["runs_url"].endswith("?request_id=req-refresh-0001")
-    assert sent == [
-        {
-            "symbols": ["ZZRF"],
-            "start": "2024-01-01",
-            "end": None,
-            "trigger": "api",
-            "user_id": analyst.user.pk,
-            "request_id": "req-refresh-0001",
-        }
+    assert task_queue.tasks() == [
+        (
+            "portfolio.tasks.refresh_and_recompute",  # REFRESH_JOB_TASK: refresh, then recompute
+            {
+                "symbols": ["ZZRF"],
+                "start": "2024-01-01",
+                "end": None,
+                "trigger": "api",
+                "user_id": analyst.user.pk,
+                "request_id": "req-refresh-0001",
+            },
+        )
     ]
-    assert AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REFRESH_TRIGGERED)
+    assert (event.actor, event.request_id, event.details) == (
+        analyst.user,
+        "req-refresh-0001",
+        {"symbols": ["ZZRF"], "start": "2024-01-01", "end": None, "trigger": "api"},
+    )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_refresh_post_with_the_broker_down_is_503_and_audits_no_trigger(
+    client_as, broker, task_queue
+):
+    analyst = client_as("analyst")
+    broker.stop()
+
+    response = analyst.post(api_url("refresh-job-list"), {}, format="json")
+
+    body = assert_problem(response, 503)
+    assert body["detail"] == "The job queue is unavailable; the market refresh was not started."
+    assert response["Retry-After"] == "30"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
+    broker.start()
+    assert task_queue.tasks() == []
 
 
 def test_refresh_rejects_unknown_symbols_and_future_dates(client_as):

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from portfolio import selectors, services
-from portfolio.services import compute
 from portfolio.models import Allocation, Index, IndexRun, IndexValue
+from portfolio.services import compute
 
 pytestmark = pytest.mark.django_db
 

@@ -13,17 +13,17 @@ from rest_framework.response import Response
 from accounts.permissions import IsAnalyst
 from core.openapi import problem_responses
 from core.pagination import CataloguePagination
-from portfolio.models import IndexRun
-from portfolio.selectors import index_runs
-from portfolio.services import index_compute_enqueue
-
-from ..filters import IndexRunFilter
-from ..openapi import EXAMPLE_RUN, SLUG_PARAMETER
-from ..serializers import (
+from portfolio.api.filters import IndexRunFilter
+from portfolio.api.openapi import EXAMPLE_RUN, SLUG_PARAMETER
+from portfolio.api.serializers import (
     ComputeAcceptedOutputSerializer,
     IndexRunDetailOutputSerializer,
     IndexRunOutputSerializer,
 )
+from portfolio.models import IndexRun
+from portfolio.selectors import index_runs
+from portfolio.services import index_compute_enqueue
+
 from .common import live_index_or_404
 
 

@@ -4,10 +4,14 @@ The default universe (AAPL, TSLA, GLD, …) already exists after migrate, so tes
 outside it.
 """
 
+import threading
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from accounts.models import AuditEvent
 from core.errors import ConflictError
 from market.models import Asset
 from market.services import asset_create
@@ -79,3 +83,33 @@ def test_asset_changes_are_kept_in_history():
         "Gold",
         "SPDR Gold Shares",
     ]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_concurrent_create_of_the_same_symbol_is_a_conflict_not_a_500():
+    """The pre-check cannot see a concurrent, uncommitted insert: the unique index decides."""
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        try:
+            with transaction.atomic():
+                Asset.objects.create(symbol="ORCL", asset_class="equity")
+                inserted.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_request)
+    other.start()
+    assert inserted.wait(timeout=10)
+    threading.Timer(0.5, release.set).start()  # commit while our insert waits on the index
+
+    started = time.monotonic()
+    with pytest.raises(ConflictError, match="already exists"):
+        asset_create(actor=None, symbol="ORCL", asset_class="equity")
+    waited = time.monotonic() - started
+
+    assert waited >= 0.3  # it got past the pre-check and waited on the unique index
+    other.join(timeout=10)
+    assert Asset.objects.filter(symbol="ORCL").count() == 1
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.ASSET_CREATED).exists()

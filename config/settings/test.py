@@ -34,13 +34,13 @@ TWELVEDATA_API_KEY = "test-key"
 # session's teardown (tests/conftest.py) deletes what the run left behind.
 CELERY_TEST_KEY_PREFIX = f"autoindex-test-{_TEST_DB_SUFFIX}:"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    **CELERY_BROKER_TRANSPORT_OPTIONS,  # type: ignore[name-defined]
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": CELERY_TEST_KEY_PREFIX,
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
-    **CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS,  # type: ignore[name-defined]
+    **CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS,
     "global_keyprefix": CELERY_TEST_KEY_PREFIX,
 }
 # The chain's retries of a refused recompute wait in production; in tests they would only slow
 # the suite (tests that exercise the retry pass their own delays).
-RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = []
+RECOMPUTE_ENQUEUE_RETRY_SECONDS = []

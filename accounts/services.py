@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from core.errors import ApplicationError, ConflictError
-from core.history import history_user_set
+from core.history import field_changes, history_user_set
 from core.request_context import current_client_ip, current_request_id
 from core.throttling import client_ip
 
@@ -186,11 +186,7 @@ def user_update(*, user: User, changes: Mapping[str, Any], actor: Any) -> FieldC
     unknown = set(changes) - set(USER_AUDITED_FIELDS)
     if unknown:
         raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
-    diff = {
-        field: (getattr(user, field), value)
-        for field, value in changes.items()
-        if getattr(user, field) != value
-    }
+    diff = field_changes(user, changes)
     if not diff:
         return {}
     for field, (_, new) in diff.items():

@@ -1,7 +1,9 @@
-"""django-simple-history helpers shared by the services that edit history-tracked models."""
+"""Helpers of the services that edit audited, history-tracked models: the diff of an edit,
+its author and a baseline record (django-simple-history)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
@@ -33,3 +35,13 @@ def history_user_set(instance: models.Model, actor: Any) -> None:
     instance._history_user = (  # type: ignore[attr-defined]
         actor if getattr(actor, "is_authenticated", False) else None
     )
+
+
+def field_changes(instance: models.Model, changes: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{field: (stored, new)}`` for the entries of ``changes`` that differ from ``instance``:
+    what an edit would really change (an unchanged field is not a change, and is not audited)."""
+    return {
+        field: (getattr(instance, field), value)
+        for field, value in changes.items()
+        if getattr(instance, field) != value
+    }

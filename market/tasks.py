@@ -24,16 +24,18 @@ from market.services import RefreshAlreadyRunning, prices_refresh
 # TwelveDataUnavailable covers timeouts, connection errors and 5xx after the client's own
 # retries, and the circuit breaker being open (TwelveDataCircuitOpen is a subclass).
 TRANSIENT_REFRESH_ERRORS = (TwelveDataUnavailable, RefreshAlreadyRunning)
+# The retry policy of every task that runs a refresh (this one and the portfolio chain): only
+# the named transient errors, exponential backoff from a minute, capped at 30, with jitter.
+REFRESH_RETRY_POLICY: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_REFRESH_ERRORS,
+    "retry_backoff": 60,
+    "retry_backoff_max": 30 * 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
-@shared_task(
-    name="market.tasks.refresh_market_data",
-    autoretry_for=TRANSIENT_REFRESH_ERRORS,
-    retry_backoff=60,
-    retry_backoff_max=30 * 60,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="market.tasks.refresh_market_data", **REFRESH_RETRY_POLICY)
 def refresh_market_data(
     *,
     symbols: list[str] | None = None,
@@ -49,14 +51,29 @@ def refresh_market_data(
     ``refresh_and_recompute`` instead (``REFRESH_JOB_TASK``); this task is the refresh-only job.
     """
     with bound_request_id(request_id):
-        run = prices_refresh(
-            symbols=symbols,
-            start=dt.date.fromisoformat(start) if start else None,
-            end=dt.date.fromisoformat(end) if end else None,
-            trigger=trigger,
-            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+        run = refresh_from_task_arguments(
+            symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
         )
     return refresh_summary(run)
+
+
+def refresh_from_task_arguments(
+    *,
+    symbols: list[str] | None,
+    start: str | None,
+    end: str | None,
+    trigger: str,
+    user_id: int | None,
+) -> RefreshRun:
+    """:func:`market.services.prices_refresh` called with a task's JSON arguments (ISO dates,
+    the id of the user who asked)."""
+    return prices_refresh(
+        symbols=symbols,
+        start=dt.date.fromisoformat(start) if start else None,
+        end=dt.date.fromisoformat(end) if end else None,
+        trigger=trigger,
+        actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+    )
 
 
 def refresh_summary(run: RefreshRun) -> dict[str, Any]:

@@ -50,9 +50,8 @@ DEFAULT_UNIVERSE: tuple[AssetSpec, ...] = INDEX_UNIVERSE + BENCHMARKS + FX_PAIRS
 INDEX_SYMBOLS: tuple[str, ...] = tuple(spec["symbol"] for spec in INDEX_UNIVERSE)
 
 
-def spec_currency(spec: AssetSpec) -> str:
-    """The currency an asset of the universe is priced in: an FX pair BASE/QUOTE in QUOTE,
-    everything else here in USD."""
-    if spec["asset_class"] == "fx":
-        return spec["symbol"].split("/")[1]
-    return "USD"
+def asset_fields(spec: AssetSpec) -> dict[str, str]:
+    """The ``Asset`` fields of a universe entry (an FX pair BASE/QUOTE is priced in QUOTE,
+    everything else here in USD). Used by the seeding migration and the demo loader."""
+    currency = spec["symbol"].split("/")[1] if spec["asset_class"] == "fx" else "USD"
+    return {**spec, "currency": currency}

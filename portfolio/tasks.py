@@ -8,7 +8,6 @@ computation for each live index whose inputs changed. Nothing listens to signals
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from celery import shared_task
@@ -17,8 +16,7 @@ from django.contrib.auth import get_user_model
 
 from core.request_context import bound_request_id
 from market.models import RefreshRun
-from market.services import prices_refresh
-from market.tasks import TRANSIENT_REFRESH_ERRORS, refresh_summary
+from market.tasks import REFRESH_RETRY_POLICY, refresh_from_task_arguments, refresh_summary
 
 from .models import Index, IndexRun
 from .services import index_run_compute, indexes_recompute_enqueue
@@ -31,14 +29,7 @@ FINISHED_STATUSES = (
 GOOD_REFRESH = (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL)
 
 
-@shared_task(
-    name="portfolio.tasks.refresh_and_recompute",
-    autoretry_for=TRANSIENT_REFRESH_ERRORS,
-    retry_backoff=60,
-    retry_backoff_max=30 * 60,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="portfolio.tasks.refresh_and_recompute", **REFRESH_RETRY_POLICY)
 def refresh_and_recompute(
     *,
     symbols: list[str] | None = None,
@@ -57,12 +48,8 @@ def refresh_and_recompute(
     refresh: idempotent).
     """
     with bound_request_id(request_id):
-        run = prices_refresh(
-            symbols=symbols,
-            start=dt.date.fromisoformat(start) if start else None,
-            end=dt.date.fromisoformat(end) if end else None,
-            trigger=trigger,
-            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+        run = refresh_from_task_arguments(
+            symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
         )
         recomputes: list[str] = []
         if run.status in GOOD_REFRESH:

@@ -14,7 +14,7 @@ from accounts.services import (
     restore_audited,
     soft_delete_audited,
 )
-from core.history import history_baseline_ensure, history_user_set
+from core.history import field_changes, history_baseline_ensure, history_user_set
 
 from .models import StrategyConfig
 
@@ -49,11 +49,7 @@ def strategy_update(
     effect at the next computation; published runs keep the snapshot they were computed with.
     """
     strategy = StrategyConfig.objects.select_for_update().get(pk=strategy_id)
-    diff = {
-        name: (getattr(strategy, name), value)
-        for name, value in changes.items()
-        if getattr(strategy, name) != value
-    }
+    diff = field_changes(strategy, changes)
     if not diff:
         return strategy, {}
     history_baseline_ensure(strategy)

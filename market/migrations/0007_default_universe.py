@@ -7,28 +7,16 @@ exists, live or soft-deleted, is left alone.
 
 from django.db import migrations
 
-from market.universe import DEFAULT_UNIVERSE, spec_currency
+from market.universe import DEFAULT_UNIVERSE, asset_fields
 
 
 def seed(apps, schema_editor):
     Asset = apps.get_model("market", "Asset")
     known = set(Asset.objects.values_list("symbol", flat=True))  # historical: every row
     Asset.objects.bulk_create(
-        [
-            Asset(
-                symbol=spec["symbol"],
-                name=spec["name"],
-                sector=spec["sector"],
-                asset_class=spec["asset_class"],
-                exchange=spec["exchange"],
-                currency=spec_currency(spec),
-            )
-            for spec in DEFAULT_UNIVERSE
-            if spec["symbol"] not in known
-        ],
+        [Asset(**asset_fields(spec)) for spec in DEFAULT_UNIVERSE if spec["symbol"] not in known],
         ignore_conflicts=True,
     )
-
 
 class Migration(migrations.Migration):
     dependencies = [("market", "0006_refreshrun_changed_symbols")]

@@ -17,9 +17,9 @@ from accounts.services import (
     soft_delete_audited,
 )
 from core.errors import ConflictError
-from core.history import history_baseline_ensure, history_user_set
+from core.history import field_changes, history_baseline_ensure, history_user_set
 from market.models import Asset
-from market.universe import AssetSpec, spec_currency
+from market.universe import AssetSpec, asset_fields
 
 LIVE_SYMBOL_CONSTRAINT = "market_asset_symbol_live_uniq"
 
@@ -97,18 +97,7 @@ def assets_ensure(specs: Iterable[AssetSpec]) -> dict[str, int]:
             "symbol", flat=True
         )
     )
-    new_assets = [
-        Asset(
-            symbol=spec["symbol"],
-            name=spec["name"],
-            sector=spec["sector"],
-            asset_class=spec["asset_class"],
-            exchange=spec["exchange"],
-            currency=spec_currency(spec),
-        )
-        for spec in specs
-        if spec["symbol"] not in known
-    ]
+    new_assets = [Asset(**asset_fields(spec)) for spec in specs if spec["symbol"] not in known]
     Asset.objects.bulk_create(new_assets, ignore_conflicts=True)
     symbols = [spec["symbol"] for spec in specs]
     return dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
@@ -132,11 +121,7 @@ def asset_update(*, asset: Asset, changes: Mapping[str, Any], actor: Any) -> Fie
     unknown = set(changes) - ASSET_EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    diff = {
-        field: (getattr(asset, field), value)
-        for field, value in changes.items()
-        if getattr(asset, field) != value
-    }
+    diff = field_changes(asset, changes)
     if not diff:
         return {}
     history_baseline_ensure(asset)

@@ -19,7 +19,7 @@ from accounts.services import (
     restore_audited,
     soft_delete_audited,
 )
-from core.history import history_baseline_ensure, history_user_set
+from core.history import field_changes, history_baseline_ensure, history_user_set
 from market.models import Asset
 from portfolio.models import Index
 
@@ -71,11 +71,7 @@ def index_update(*, index: Index, changes: Mapping[str, Any], actor: Any) -> Fie
     unknown = set(changes) - INDEX_EDITABLE_FIELDS - {UNIVERSE}
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    diff: dict[str, tuple[Any, Any]] = {
-        field: (getattr(index, field), value)
-        for field, value in changes.items()
-        if field != UNIVERSE and getattr(index, field) != value
-    }
+    diff = field_changes(index, {f: v for f, v in changes.items() if f != UNIVERSE})
     members = list(changes.get(UNIVERSE, ()))
     old_universe = _symbols(index.universe.all())
     if UNIVERSE in changes and _symbols(members) != old_universe:

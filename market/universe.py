@@ -54,4 +54,11 @@ def asset_fields(spec: AssetSpec) -> dict[str, str]:
     """The ``Asset`` fields of a universe entry (an FX pair BASE/QUOTE is priced in QUOTE,
     everything else here in USD). Used by the seeding migration and the demo loader."""
     currency = spec["symbol"].split("/")[1] if spec["asset_class"] == "fx" else "USD"
-    return {**spec, "currency": currency}
+    return {
+        "symbol": spec["symbol"],
+        "name": spec["name"],
+        "sector": spec["sector"],
+        "asset_class": spec["asset_class"],
+        "exchange": spec["exchange"],
+        "currency": currency,
+    }

@@ -1,7 +1,8 @@
 """Market endpoints (v2): asset catalogue, price series, currencies, refresh jobs.
 
 Reads: viewer and up. Asset writes and refresh jobs: analyst and up. Every write is audited in
-the same transaction as the change.
+the same transaction as the change. The OpenAPI description of each view is in
+:mod:`market.api.schema`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnalyst, IsViewer, ViewerReadsAnalystWrites
 from core.errors import UnprocessableError
-from core.openapi import problem_responses
 from core.pagination import CataloguePagination, SeriesCursorPagination
 from market.models import Asset, RefreshRun
 from market.selectors import (
@@ -38,6 +37,15 @@ from market.services import (
 )
 
 from .filters import AssetFilter, PriceFilter, RefreshRunFilter
+from .schema import (
+    asset_detail_schema,
+    asset_list_schema,
+    asset_prices_schema,
+    asset_restore_schema,
+    currency_list_schema,
+    refresh_job_detail_schema,
+    refresh_job_list_schema,
+)
 from .serializers import (
     AssetCreateInputSerializer,
     AssetOutputSerializer,
@@ -50,26 +58,6 @@ from .serializers import (
     refresh_request_problems,
 )
 
-SYMBOL_PARAMETER = OpenApiParameter(
-    "symbol",
-    str,
-    OpenApiParameter.PATH,
-    description="Asset symbol, upper case (`AAPL`, `EUR/USD`, `^GSPC`).",
-    pattern=r"^[A-Z0-9./^-]{1,20}$",
-)
-EXAMPLE_ASSET = {
-    "symbol": "AAPL",
-    "name": "Apple Inc.",
-    "sector": "Technology",
-    "asset_class": "equity",
-    "currency": "USD",
-    "exchange": "NASDAQ",
-    "market_cap": "3400000000000.00",
-    "is_active": True,
-    "created_at": "2026-01-05T10:00:00Z",
-    "updated_at": "2026-01-05T10:00:00Z",
-}
-
 
 def _live_asset(symbol: str) -> Asset:
     try:
@@ -78,6 +66,7 @@ def _live_asset(symbol: str) -> Asset:
         raise Http404("No live asset with this symbol.") from None
 
 
+@asset_list_schema
 class AssetListCreateView(generics.ListAPIView):
     permission_classes = [ViewerReadsAnalystWrites]
     serializer_class = AssetOutputSerializer
@@ -87,36 +76,6 @@ class AssetListCreateView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return asset_list()
 
-    @extend_schema(
-        tags=["assets"],
-        summary="List live assets (filter by sector, class, active flag, search)",
-        examples=[OpenApiExample("asset", value=EXAMPLE_ASSET, response_only=True)],
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        tags=["assets"],
-        summary="Create an asset (analyst)",
-        request=AssetCreateInputSerializer,
-        responses={
-            201: AssetOutputSerializer,
-            **problem_responses(409, s409="A live asset already uses this symbol."),
-        },
-        examples=[
-            OpenApiExample(
-                "new asset",
-                value={
-                    "symbol": "AMD",
-                    "name": "AMD",
-                    "sector": "Technology",
-                    "asset_class": "equity",
-                    "exchange": "NASDAQ",
-                },
-                request_only=True,
-            )
-        ],
-    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = AssetCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -124,31 +83,14 @@ class AssetListCreateView(generics.ListAPIView):
         return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(parameters=[SYMBOL_PARAMETER])
+@asset_detail_schema
 class AssetDetailView(APIView):
     permission_classes = [ViewerReadsAnalystWrites]
     http_method_names = ["get", "patch", "delete", "options", "head"]
 
-    @extend_schema(
-        tags=["assets"],
-        summary="One live asset",
-        responses={200: AssetOutputSerializer},
-        examples=[OpenApiExample("asset", value=EXAMPLE_ASSET, response_only=True)],
-    )
     def get(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
         return Response(AssetOutputSerializer(_live_asset(symbol)).data)
 
-    @extend_schema(
-        tags=["assets"],
-        summary="Change an asset's fields (analyst); the symbol is fixed",
-        request=AssetUpdateInputSerializer,
-        responses={200: AssetOutputSerializer},
-        examples=[
-            OpenApiExample(
-                "new market cap", value={"market_cap": "3500000000000.00"}, request_only=True
-            )
-        ],
-    )
     def patch(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
         asset = _live_asset(symbol)
         data = AssetUpdateInputSerializer(data=request.data)
@@ -156,34 +98,15 @@ class AssetDetailView(APIView):
         asset_update(asset=asset, changes=data.validated_data, actor=request.user)
         return Response(AssetOutputSerializer(asset).data)
 
-    @extend_schema(
-        tags=["assets"],
-        summary="Soft-delete an asset (analyst); prices are kept, restore brings it back",
-        responses={204: None},
-    )
     def delete(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
         asset_soft_delete(asset=_live_asset(symbol), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(parameters=[SYMBOL_PARAMETER])
+@asset_restore_schema
 class AssetRestoreView(APIView):
     permission_classes = [IsAnalyst]
 
-    @extend_schema(
-        tags=["assets"],
-        summary="Restore the most recently deleted asset with this symbol (analyst)",
-        request=None,
-        responses={
-            200: AssetOutputSerializer,
-            **problem_responses(
-                404,
-                409,
-                s404="No deleted asset with this symbol.",
-                s409="A live asset already uses this symbol.",
-            ),
-        },
-    )
     def post(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
         deleted = asset_latest_deleted(symbol=symbol)
         if deleted is None:
@@ -192,7 +115,7 @@ class AssetRestoreView(APIView):
         return Response(AssetOutputSerializer(asset).data)
 
 
-@extend_schema(parameters=[SYMBOL_PARAMETER])
+@asset_prices_schema
 class AssetPriceListView(generics.ListAPIView):
     permission_classes = [IsViewer]
     serializer_class = PriceOutputSerializer
@@ -204,28 +127,8 @@ class AssetPriceListView(generics.ListAPIView):
             return price_list(asset=Asset(pk=0))
         return price_list(asset=_live_asset(self.kwargs["symbol"]))
 
-    @extend_schema(
-        tags=["assets"],
-        summary="Daily prices of an asset, oldest first (cursor-paginated)",
-        examples=[
-            OpenApiExample(
-                "bar",
-                value={
-                    "date": "2026-01-05",
-                    "open": "243.10000000",
-                    "high": "245.00000000",
-                    "low": "241.90000000",
-                    "close": "244.50000000",
-                    "volume": 51234000,
-                },
-                response_only=True,
-            )
-        ],
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
-
+@currency_list_schema
 class CurrencyListView(generics.ListAPIView):
     permission_classes = [IsViewer]
     serializer_class = CurrencyOutputSerializer
@@ -237,27 +140,8 @@ class CurrencyListView(generics.ListAPIView):
             return []  # schema generation (and `manage.py check`) must not touch the database
         return currencies_available()
 
-    @extend_schema(
-        tags=["currencies"],
-        summary="Currencies convertible to USD and the dates their FX series covers",
-        examples=[
-            OpenApiExample(
-                "EUR",
-                value={
-                    "code": "EUR",
-                    "pair": "EUR/USD",
-                    "first_date": "2015-01-02",
-                    "last_date": "2026-01-05",
-                    "observations": 2870,
-                },
-                response_only=True,
-            )
-        ],
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
-
+@refresh_job_list_schema
 class RefreshJobListCreateView(generics.ListAPIView):
     permission_classes = [IsAnalyst]
     serializer_class = RefreshRunOutputSerializer
@@ -267,35 +151,6 @@ class RefreshJobListCreateView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return refresh_run_list()
 
-    @extend_schema(tags=["jobs"], summary="Market refresh runs, newest first (analyst)")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        tags=["jobs"],
-        summary="Start a market refresh (analyst) → 202",
-        description=(
-            "Queues the refresh for a worker. Only one refresh runs at a time; a request while "
-            "one runs joins it. Find the run with `GET jobs/refresh/?request_id=…`."
-        ),
-        request=RefreshRequestInputSerializer,
-        responses={
-            202: RefreshAcceptedOutputSerializer,
-            **problem_responses(
-                422,
-                503,
-                s422="Unknown symbols, or dates in the future or reversed; see `errors`.",
-                s503="The job queue is unavailable.",
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "two symbols",
-                value={"symbols": ["AAPL", "EUR/USD"], "start": "2026-01-01"},
-                request_only=True,
-            )
-        ],
-    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = RefreshRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -324,13 +179,10 @@ class RefreshJobListCreateView(generics.ListAPIView):
         return Response(RefreshAcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
+@refresh_job_detail_schema
 class RefreshJobDetailView(generics.RetrieveAPIView):
     permission_classes = [IsAnalyst]
     serializer_class = RefreshRunOutputSerializer
 
     def get_queryset(self) -> Any:
         return refresh_run_list()
-
-    @extend_schema(tags=["jobs"], summary="One market refresh run (analyst)")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)

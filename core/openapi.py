@@ -4,8 +4,10 @@
 operation can produce to whatever the view declares — 400 when it takes parameters or a body,
 401/403 when it needs authentication, 404 for a path parameter or a paginated list, 415 for a
 body, 429 when it is throttled, 500 always — so a new endpoint is documented correctly without
-repeating them. Views declare anything else (409, 422, 503, or 401 on a public login endpoint)
-with :func:`problem_responses` inside ``@extend_schema(responses=...)``.
+repeating them. Anything else an endpoint answers (409, 422, 503, or 401 on a public login
+endpoint) is declared with :func:`problem_responses` in the ``extend_schema(responses=...)`` of
+its app's schema module (``<app>/api/schema.py``), which decorates the view class with
+``extend_schema_view`` so the view itself holds no OpenAPI detail.
 """
 
 from __future__ import annotations

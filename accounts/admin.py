@@ -2,12 +2,20 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin import ReadOnlyAdminMixin, adopt, changed_values
 
 from .models import AuditEvent, User
-from .services import USER_AUDITED_FIELDS, role_changes_audit, user_create, user_update
+from .services import (
+    USER_AUDITED_FIELDS,
+    permission_changes_audit,
+    role_changes_audit,
+    user_create,
+    user_delete,
+    user_update,
+)
 
 
 @admin.register(User)
@@ -41,7 +49,8 @@ class UserAdmin(BaseUserAdmin):
             user_update(user=stored, changes=changes, actor=request.user)
             adopt(obj, stored)
             return
-        usable = form.cleaned_data.get("usable_password") not in ("false", False)
+        # Django's form turns its "usable_password" choice into "set_usable_password".
+        usable = form.cleaned_data.get("set_usable_password", True)
         password = form.cleaned_data.get("password1") if usable else None
         adopt(
             obj,
@@ -49,13 +58,38 @@ class UserAdmin(BaseUserAdmin):
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # Roles are groups, saved with the form's many-to-many data: compare before and after
-        # so every role assignment made in the admin is audited.
+        # Roles (groups) and direct permissions are saved with the form's many-to-many data:
+        # compare before and after so every role or permission granted in the admin is audited.
         user = form.instance
-        before = set(user.groups.values_list("name", flat=True)) if change else set()
+        groups_before = _group_names(user) if change else set()
+        permissions_before = _permission_names(user) if change else set()
         super().save_related(request, form, formsets, change)
-        after = set(user.groups.values_list("name", flat=True))
-        role_changes_audit(user=user, before=before, after=after, actor=request.user)
+        role_changes_audit(
+            user=user, before=groups_before, after=_group_names(user), actor=request.user
+        )
+        permission_changes_audit(
+            user=user, before=permissions_before, after=_permission_names(user), actor=request.user
+        )
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_delete(user=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            user_delete(user=user, actor=request.user)
+
+
+def _group_names(user: User) -> set[str]:
+    return set(user.groups.values_list("name", flat=True))
+
+
+def _permission_names(user: User) -> set[str]:
+    return {
+        f"{app_label}.{codename}"
+        for app_label, codename in user.user_permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
 
 
 @admin.register(AuditEvent)

@@ -109,6 +109,8 @@ class AuditEvent(models.Model):
         RUN_PUBLISHED = "portfolio.run_published", "Index run published"
         USER_CREATED = "accounts.user_created", "User created"
         USER_UPDATED = "accounts.user_updated", "User updated"
+        USER_DELETED = "accounts.user_deleted", "User deleted"
+        PERMISSIONS_CHANGED = "accounts.permissions_changed", "Permissions changed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Not a choices-restricted field: other apps may record actions added after this model.

@@ -229,6 +229,38 @@ def role_changes_audit(
     )
 
 
+def permission_changes_audit(
+    *, user: User, before: Iterable[str], after: Iterable[str], actor: Any
+) -> AuditEvent | None:
+    """Record a change of the permissions granted to ``user`` directly (``app.codename``, not
+    through a role); nothing when unchanged."""
+    before_set, after_set = set(before), set(after)
+    if before_set == after_set:
+        return None
+    return audit_record(
+        action=AuditEvent.Action.PERMISSIONS_CHANGED,
+        actor=actor,
+        target=user,
+        details={
+            "added": sorted(after_set - before_set),
+            "removed": sorted(before_set - after_set),
+            "permissions": sorted(after_set),
+        },
+    )
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: Any) -> None:
+    """Delete ``user`` (staff in the admin; their audit events keep the e-mail) and audit it."""
+    audit_record(
+        action=AuditEvent.Action.USER_DELETED,
+        actor=actor,
+        target=user,
+        details={"email": user.email},
+    )
+    user.delete()
+
+
 # SIGN-IN
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -86,12 +87,51 @@ class SoftDeleteAdminMixin:
         for message in refused:
             self.message_user(request, message, level=messages.ERROR)  # type: ignore[attr-defined]
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # The confirmation page of a soft delete: Django's version would list the cascade of a
+        # hard delete and refuse because of protected rows (an asset's prices).
+        return soft_delete_summary(list(objs))
+
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self.soft_delete(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset.filter(deleted_at__isnull=True):
             self.soft_delete(request, obj)
+
+
+class LiveUniqueAdminForm(forms.ModelForm):
+    """Checks the fields unique among live rows (a ``UniqueConstraint`` with the condition
+    ``deleted_at IS NULL``), so a taken value is a form error, not a 500.
+
+    Django's form validation skips such a constraint: its condition names ``deleted_at``, which
+    is not a form field. The service still decides a race (the database's unique index).
+    """
+
+    live_unique_fields: tuple[str, ...] = ()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        model = self._meta.model
+        for name in self.live_unique_fields:
+            if name not in cleaned or name not in self.changed_data:
+                continue
+            taken = model.objects.filter(**{name: cleaned[name]}).exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error(
+                    name,
+                    f"A live {model._meta.verbose_name} with this {name} already exists.",
+                )
+        return cleaned
+
+
+def soft_delete_summary(objs: Sequence[Any]) -> tuple[list[str], dict[str, int], set[str], list]:
+    """``get_deleted_objects`` for a soft delete: only the rows themselves are "deleted" (hidden);
+    nothing cascades and nothing protects them (their prices, runs and links stay)."""
+    if not objs:
+        return [], {}, set(), []
+    meta = objs[0]._meta
+    return [str(obj) for obj in objs], {str(meta.verbose_name_plural): len(objs)}, set(), []
 
 
 def _reason(error: ConflictError | ValidationError) -> str:

@@ -17,13 +17,21 @@ def history_baseline_ensure(instance: models.Model) -> None:
 
     Rows created in bulk or by data migrations (the default universe, the default strategy and
     index) have no history; without a baseline their first edit has nothing to be compared
-    with, and the admin's "Changes" column of that edit stays empty. Call before saving a change.
+    with, and the admin's "Changes" column of that edit stays empty. Call before saving a
+    change. The baseline names no author (who created the row is unknown) and, for a model whose
+    history tracks many-to-many fields (an index's universe), holds them too: it is written by
+    simple-history's own ``post_save`` handler, through a save of the stored row that changes
+    nothing (``created_at`` only, to its own value; ``updated_at`` is left alone).
     """
     manager = get_history_manager_for_model(type(instance))
     if manager.filter(id=instance.pk).exists():
         return
     stored = type(instance)._base_manager.get(pk=instance.pk)
-    manager.bulk_history_create([stored], default_change_reason=BASELINE_REASON)
+    stored._history_user = None  # type: ignore[attr-defined]
+    stored._change_reason = BASELINE_REASON  # type: ignore[attr-defined]
+    stored.save(update_fields=["created_at"])
+    # It stands for the row as it was created (a "+" record), not for an edit.
+    manager.filter(id=instance.pk).update(history_type="+")
 
 
 def history_user_set(instance: models.Model, actor: Any) -> None:

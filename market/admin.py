@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import (
     DeletedFilter,
+    LiveUniqueAdminForm,
     ReadOnlyAdminMixin,
     SoftDeleteAdminMixin,
     adopt,
@@ -32,8 +33,13 @@ RECENT_PRICE_ROWS = 20
 PRICE_TABLE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "source")
 
 
+class AssetAdminForm(LiveUniqueAdminForm):
+    live_unique_fields = ("symbol",)
+
+
 @admin.register(Asset)
 class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+    form = AssetAdminForm
     list_display = [
         "symbol",
         "name",

@@ -9,7 +9,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DeletedFilter, SoftDeleteAdminMixin, adopt, changed_values
+from core.admin import (
+    DeletedFilter,
+    LiveUniqueAdminForm,
+    SoftDeleteAdminMixin,
+    adopt,
+    changed_values,
+)
 
 from .models import Index, IndexRun
 from .services import (
@@ -21,8 +27,13 @@ from .services import (
 )
 
 
+class IndexAdminForm(LiveUniqueAdminForm):
+    live_unique_fields = ("slug",)
+
+
 @admin.register(Index)
 class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+    form = IndexAdminForm
     list_display = ["slug", "name", "base_value", "base_currency", "benchmark", "strategy"]
     list_filter = [DeletedFilter]
     list_select_related = ["benchmark", "strategy"]

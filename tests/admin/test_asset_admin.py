@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from core.errors import ConflictError
 from core.history import BASELINE_REASON
 from market.models import Asset
 from tests.admin.helpers import (
@@ -169,13 +168,6 @@ def test_adding_an_asset_records_asset_created_and_a_creation_by_the_user(analys
     assert (created.history_type, created.history_user) == ("+", analyst.user)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConflictError,
-    reason="market/admin.py AssetAdmin.save_model lets asset_create's ConflictError escape (HTTP "
-    "500): the form skips the live-symbol constraint, whose condition uses the non-editable "
-    "deleted_at",
-)
 def test_adding_a_live_symbol_again_shows_the_form_error_and_records_nothing(analyst):
     AssetFactory(symbol="TAKEN")
     add_url = reverse("admin:market_asset_add")
@@ -209,11 +201,6 @@ def test_deleting_from_the_change_page_soft_deletes_and_records_asset_deleted(an
     assert (newest.history_user, newest.deleted_at) == (analyst.user, stored.deleted_at)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/admin.py SoftDeleteAdminMixin keeps Django's get_deleted_objects: the delete "
-    "page treats the asset's prices (on_delete=PROTECT) as protected and refuses the soft delete",
-)
 def test_deleting_an_asset_that_has_prices_from_the_change_page_soft_deletes_it(analyst):
     asset = AssetFactory(symbol="PRICED")
     PriceFactory(asset=asset)
@@ -306,12 +293,6 @@ def test_a_first_edit_of_a_never_edited_asset_keeps_its_stored_state_as_a_baseli
     assert changed_fields(edit) == ["market_cap"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/history.py history_baseline_ensure: bulk_history_create takes the author from "
-    "the admin request (HistoryRequestMiddleware), so the baseline 'Created' record names the "
-    "editor as the one who created the asset",
-)
 def test_the_baseline_record_names_no_author(analyst):
     aapl = _edit_aapl(analyst, market_cap="3000000000000.50")
 

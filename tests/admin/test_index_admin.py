@@ -4,7 +4,6 @@ many-to-many universe are audited as one diff and recorded in the history by the
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -99,12 +98,6 @@ def test_history_page_shows_the_universe_change(analyst, autoindex):
     assert newest["changes"] == f"Universe: [{old}] → [{new}]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/history.py history_baseline_ensure writes the baseline with bulk_history_create, "
-    "which stores no many-to-many rows: the first edit of the default index shows a phantom "
-    "'Universe: [] → [all 12 symbols]' change",
-)
 def test_history_page_of_a_first_rename_lists_only_the_name(analyst, autoindex):
     _post_change(analyst, autoindex, name="AutoIndex Renamed")
 
@@ -162,13 +155,6 @@ def test_adding_an_index_records_index_created_with_its_fields_and_universe(anal
     assert {record.history_user for record in index.history.all()} == {analyst.user}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="portfolio/admin.py IndexAdmin.save_model lets index_create's ValidationError escape "
-    "(HTTP 500): the form skips the live-slug constraint, whose condition uses the non-editable "
-    "deleted_at",
-)
 def test_adding_an_index_with_a_live_slug_shows_the_form_error_and_records_nothing(analyst):
     add_url = reverse("admin:portfolio_index_add")
     data = admin_form_data(analyst.client, add_url)

@@ -127,13 +127,6 @@ def test_adding_a_user_records_user_created(user_admin):
     assert (user.is_staff, user.is_superuser, list(user.groups.all())) == (False, False, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts/admin.py UserAdmin.save_model reads cleaned_data['usable_password'], which "
-    "Django's SetPasswordMixin.validate_passwords pops (it leaves 'set_usable_password'): "
-    "'usable_password=false' creates a user whose password is the empty string, audited as "
-    "usable_password True",
-)
 def test_adding_a_user_without_password_based_login_gives_an_unusable_password(user_admin):
     mark = audit_mark()
 
@@ -149,12 +142,6 @@ def test_adding_a_user_without_password_based_login_gives_an_unusable_password(u
     assert stored_details(event) == {"email": "sso-only@example.com", "usable_password": False}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts/admin.py UserAdmin audits groups (save_related) and USER_AUDITED_FIELDS "
-    "only: a permission granted directly in the 'Roles and permissions' fieldset "
-    "(user_permissions) records no audit event",
-)
 def test_granting_a_permission_directly_to_a_user_is_audited(user_admin, viewer):
     permission = Permission.objects.get(codename="change_user", content_type__app_label="accounts")
     mark = audit_mark()
@@ -165,11 +152,6 @@ def test_granting_a_permission_directly_to_a_user_is_audited(user_admin, viewer)
     assert [event_target(event) for event in events_since(mark)] == [target_of(viewer)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts/admin.py UserAdmin keeps Django's delete_model and 'Delete selected users' "
-    "action: a user deleted in the admin (superusers may) is hard-deleted with no audit event",
-)
 def test_deleting_users_with_the_admin_action_is_audited(superuser, viewer):
     mark = audit_mark()
 

@@ -1,10 +1,9 @@
-"""Exchange rates for simulations, read from the FX-pair assets (EUR/USD, USD/JPY, …).
+"""A simulation's currency: which codes it accepts and their USD-per-unit rates by date.
 
-Pairs are stored in market convention: ``BASE/QUOTE`` with close = units of QUOTE per 1 BASE.
-A currency C is available when a live (not soft-deleted) FX asset ``C/USD`` (USD per C: the
-close as is) or ``USD/C`` (C per USD: USD per C is ``1 / close``) exists; ``C/USD`` wins when
-both do. An unknown currency is a client error (400, ``unknown-currency``) carrying a field
-error on ``currency``: it is wrong whatever the data, unlike a date outside the data (422).
+The pair that converts a currency is chosen by :func:`market.selectors.fx_pair_for_currency`
+(``C/USD`` wins over ``USD/C``); this module only turns that pair's closes into USD per 1 unit.
+An unknown currency is a client error (400, ``unknown-currency``) carrying a field error on
+``currency``: it is wrong whatever the data, unlike a date outside the data (422).
 """
 
 from __future__ import annotations
@@ -16,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ApplicationError
-from market.models import Asset, AssetClass
-from market.price_matrix import closes_matrix
+from market.selectors import USD, FxPair, closes_matrix, fx_pair_for_currency
 
-USD = "USD"
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -35,29 +32,17 @@ class UnknownCurrencyError(ApplicationError):
         self.currency = currency
 
 
-def _pair_symbols(currency: str) -> tuple[str, str]:
-    """(direct ``C/USD``, inverted ``USD/C``) symbols for a currency code."""
-    return f"{currency}/{USD}", f"{USD}/{currency}"
-
-
-def usd_pair(code: str) -> tuple[str, int] | None:
-    """The live FX asset converting ``code`` to USD as (symbol, id): ``C/USD`` if it exists,
-    else ``USD/C``; ``None`` when neither does. One query."""
-    direct, inverted = _pair_symbols(code)
-    pairs = dict(
-        Asset.objects.filter(asset_class=AssetClass.FX, symbol__in=[direct, inverted]).values_list(
-            "symbol", "pk"
-        )
-    )
-    for symbol in (direct, inverted):
-        if symbol in pairs:
-            return symbol, pairs[symbol]
-    return None
+def _pair_of(code: str) -> FxPair | None:
+    """The pair converting an upper-case ``code`` (``None`` unless it is 3 letters). One query
+    for a well-formed code, none otherwise."""
+    if _CURRENCY_CODE.match(code) is None:
+        return None
+    return fx_pair_for_currency(code=code)
 
 
 def is_convertible(code: str) -> bool:
     """True for USD and for a currency :func:`usd_per_unit_series` can convert."""
-    return code == USD or (_CURRENCY_CODE.match(code) is not None and usd_pair(code) is not None)
+    return code == USD or _pair_of(code) is not None
 
 
 def usd_per_unit_series(
@@ -76,14 +61,11 @@ def usd_per_unit_series(
     code = currency.strip().upper()
     if code == USD:
         return None
-    if not _CURRENCY_CODE.match(code):
-        raise UnknownCurrencyError(currency)
-    pair = usd_pair(code)
+    pair = _pair_of(code)
     if pair is None:
         raise UnknownCurrencyError(currency)
-    symbol, asset_id = pair
-    closes = closes_matrix(asset_ids=[asset_id], start=start, end=end)[asset_id].dropna()
-    rates = closes if symbol == _pair_symbols(code)[0] else 1.0 / closes
+    closes = closes_matrix(asset_ids=[pair.asset_id], start=start, end=end)[pair.asset_id].dropna()
+    rates = 1.0 / closes if pair.inverted else closes
     return pd.Series(
         rates.to_numpy(dtype=np.float64),
         index=pd.DatetimeIndex(closes.index),

@@ -10,6 +10,7 @@ import pytest
 from accounts.models import AuditEvent
 from market.models import Asset, AssetClass, Price
 from tests.factories import AssetFactory, PriceFactory, RefreshRunFactory
+from tests.market.fx_pairs import fx_pair
 
 from .conftest import api_url, assert_problem
 
@@ -143,12 +144,10 @@ def test_prices_query_count(client_as, django_assert_max_num_queries):
 
 
 def test_currencies_report_the_range_of_each_usd_conversion(client_as):
-    eur = AssetFactory(symbol="EUR/USD", asset_class=AssetClass.FX)
-    jpy = AssetFactory(symbol="USD/JPY", asset_class=AssetClass.FX)
-    AssetFactory(symbol="EUR/GBP", asset_class=AssetClass.FX)  # no USD leg: ignored
-    for day in (dt.date(2020, 1, 2), dt.date(2024, 5, 6)):
-        PriceFactory(asset=eur, date=day)
-    PriceFactory(asset=jpy, date=dt.date(2021, 3, 4))
+    # The seeded pairs without prices (GBP/USD, USD/CHF, …) are not reported.
+    fx_pair("EUR/USD", {dt.date(2020, 1, 2): "1.1", dt.date(2024, 5, 6): "1.1"})
+    fx_pair("USD/JPY", {dt.date(2021, 3, 4): "140"})
+    fx_pair("EUR/GBP", {dt.date(2021, 3, 4): "0.85"})  # no USD leg: ignored
 
     rows = client_as("viewer").get(api_url("currency-list")).json()["results"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -11,18 +10,12 @@ from django.utils import timezone
 
 from market.models import AssetClass
 from portfolio.fx import UnknownCurrencyError, usd_per_unit_series
-from tests.factories import AssetFactory, PriceFactory
+from tests.factories import AssetFactory
+from tests.market.fx_pairs import fx_pair
 
 pytestmark = pytest.mark.django_db
 
 D = datetime.date
-
-
-def fx_pair(symbol: str, closes: dict[datetime.date, str]):
-    pair = AssetFactory(symbol=symbol, asset_class=AssetClass.FX, sector="FX", exchange="FOREX")
-    for date, close in closes.items():
-        PriceFactory(asset=pair, date=date, close=Decimal(close), high=None, low=None)
-    return pair
 
 
 def test_usd_needs_no_conversion():
@@ -49,6 +42,13 @@ def test_an_inverted_pair_gives_one_over_its_close():
     assert rates.name == "USD per JPY"
 
 
+def test_the_direct_pair_is_used_when_the_inverted_one_exists_too():
+    fx_pair("USD/EUR", {D(2024, 1, 2): "0.5"})
+    fx_pair("EUR/USD", {D(2024, 1, 2): "1.10"})
+
+    assert usd_per_unit_series(currency="EUR").tolist() == [1.10]
+
+
 def test_dates_can_be_restricted():
     fx_pair("GBP/USD", {D(2024, 1, 2): "1.25", D(2024, 1, 3): "1.26", D(2024, 1, 4): "1.27"})
 
@@ -70,16 +70,16 @@ def test_an_unknown_currency_is_a_400_with_a_field_error(currency):
 
 
 def test_a_soft_deleted_pair_is_not_used():
-    pair = fx_pair("CHF/USD", {D(2024, 1, 2): "1.10"})
+    pair = fx_pair("SEK/USD", {D(2024, 1, 2): "0.095"})
     pair.deleted_at = timezone.now()
     pair.save()
 
     with pytest.raises(UnknownCurrencyError):
-        usd_per_unit_series(currency="CHF")
+        usd_per_unit_series(currency="SEK")
 
 
 def test_a_non_fx_asset_with_a_pair_like_symbol_is_not_used():
-    AssetFactory(symbol="CAD/USD", asset_class=AssetClass.EQUITY)
+    AssetFactory(symbol="NOK/USD", asset_class=AssetClass.EQUITY)
 
     with pytest.raises(UnknownCurrencyError):
-        usd_per_unit_series(currency="CAD")
+        usd_per_unit_series(currency="NOK")

@@ -1,9 +1,10 @@
-"""Read closes straight into a dates × assets matrix (the engine's input).
+"""Reads of prices: one asset's daily bars, and closes as a dates × assets matrix.
 
-PostgreSQL packs each asset's dates and closes into two binary strings (``int4send`` /
-``float8send`` aggregated with ``string_agg``), so one row per asset crosses the wire instead of
-one per price, and numpy decodes each string in one vectorised step. This keeps a 500-asset ×
-20-year load (2.5 M prices) to about the time the server needs to scan them.
+:func:`closes_matrix` (the engine's input) lets PostgreSQL pack each asset's dates and closes
+into two binary strings (``int4send`` / ``float8send`` aggregated with ``string_agg``), so one
+row per asset crosses the wire instead of one per price, and numpy decodes each string in one
+vectorised step. This keeps a 500-asset × 20-year load (2.5 M prices) to about the time the
+server needs to scan them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from market.models import Asset, Price
 
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 AGGREGATION_WORK_MEM = "256MB"
@@ -28,6 +32,18 @@ FROM market_price
 WHERE asset_id = ANY(%s) AND date >= %s AND date <= %s
 GROUP BY asset_id
 """
+
+
+def price_list(
+    *, asset: Asset, start: datetime.date | None = None, end: datetime.date | None = None
+) -> QuerySet[Price]:
+    """Daily bars of one asset in [start, end], oldest first (the caller paginates)."""
+    prices = Price.objects.filter(asset=asset)
+    if start is not None:
+        prices = prices.filter(date__gte=start)
+    if end is not None:
+        prices = prices.filter(date__lte=end)
+    return prices.order_by("date")
 
 
 def closes_matrix(

@@ -1,0 +1,37 @@
+"""Market reads (DESIGN §3): every query other apps and the API make on market data.
+
+One module per subject — :mod:`.assets`, :mod:`.prices` (including the packed close matrix),
+:mod:`.fx` (the FX pair per currency, decided in one place) and :mod:`.runs` — re-exported
+here, so callers import from ``market.selectors``.
+"""
+
+from __future__ import annotations
+
+from .assets import asset_get, asset_latest_deleted, asset_list
+from .fx import (
+    USD,
+    CurrencyRange,
+    FxPair,
+    currencies_available,
+    fx_pair_for_currency,
+    usd_pair_currency,
+    usd_pairs_by_currency,
+)
+from .prices import closes_matrix, price_list
+from .runs import refresh_run_list
+
+__all__ = [
+    "USD",
+    "CurrencyRange",
+    "FxPair",
+    "asset_get",
+    "asset_latest_deleted",
+    "asset_list",
+    "closes_matrix",
+    "currencies_available",
+    "fx_pair_for_currency",
+    "price_list",
+    "refresh_run_list",
+    "usd_pair_currency",
+    "usd_pairs_by_currency",
+]

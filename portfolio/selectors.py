@@ -1,14 +1,19 @@
-"""Reads of published index data: only a published run is ever visible to readers."""
+"""Reads of published index data: only a published run is ever visible to readers.
+
+Names follow ``<entity>_<qualifier or action>``: ``index_values_published``,
+``allocations_of_run``, ``index_run_list``.
+"""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from market.models import Asset, Price
+from market.models import Asset, Price, RefreshRun
 
 from .models import Allocation, Index, IndexRun, IndexValue
 
@@ -18,7 +23,8 @@ def index_get_live(*, slug: str) -> Index:
     return Index.objects.select_related("benchmark", "strategy").get(slug=slug)
 
 
-def published_run(*, index: Index) -> IndexRun | None:
+def index_run_published(*, index: Index) -> IndexRun | None:
+    """The index's published run, or ``None`` (a partial unique index allows at most one)."""
     return IndexRun.objects.filter(index=index, status=IndexRun.Status.PUBLISHED).first()
 
 
@@ -136,7 +142,7 @@ def index_detail_get(*, pointer: PublishedPointer) -> Index:
     return _indexes_with_runs(runs).get(pk=pointer.index_id)
 
 
-def run_values(
+def index_values_of_run(
     *,
     run_id: int,
     start: datetime.date | None = None,
@@ -146,7 +152,7 @@ def run_values(
     return _in_window(IndexValue.objects.filter(run_id=run_id), start=start, end=end)
 
 
-def run_allocations(
+def allocations_of_run(
     *, run_id: int, on_or_before: datetime.date | None = None
 ) -> QuerySet[Allocation]:
     """Target weights of one run's latest rebalance on or before the date (default: the last
@@ -165,7 +171,7 @@ def run_allocations(
     )
 
 
-def run_values_with_benchmark(
+def index_values_with_benchmark(
     *,
     run_id: int,
     benchmark_id: int,
@@ -178,16 +184,101 @@ def run_values_with_benchmark(
         "close"
     )[:1]
     return (
-        run_values(run_id=run_id, start=start, end=end)
+        index_values_of_run(run_id=run_id, start=start, end=end)
         .annotate(benchmark_close=Subquery(close_on_date))
         .filter(benchmark_close__isnull=False)
     )
 
 
-def index_runs(*, index_id: int) -> QuerySet[IndexRun]:
+def index_run_list(*, index_id: int) -> QuerySet[IndexRun]:
     """Every run of an index, newest first, with who triggered it."""
     return (
         IndexRun.objects.filter(index_id=index_id)
         .select_related("triggered_by")
         .order_by("-started_at", "-pk")
+    )
+
+
+# Old names, kept until their callers outside the API views import the new ones
+# (portfolio/management/commands/compute_index.py, tests/portfolio/test_compute_service.py,
+# portfolio/api/views/runs.py).
+published_run = index_run_published
+run_allocations = allocations_of_run
+index_runs = index_run_list
+
+
+# RECOMPUTE PLANNING
+
+
+def index_inputs_snapshot(index: Index) -> dict[str, Any]:
+    """What a computation of ``index`` reads besides prices, in the shape a run stores it.
+
+    ``config_snapshot`` (the strategy's knobs and the base value; the strategy's name is not an
+    input) and ``universe_snapshot`` (live member symbols, sorted). Needs the strategy loaded.
+    """
+    config = {**index.strategy.snapshot(), "base_value": float(index.base_value)}
+    config.pop("name", None)
+    return {"config": config, "universe": sorted(asset.symbol for asset in index.universe.all())}
+
+
+def indexes_with_changed_inputs() -> list[Index]:
+    """Live indexes whose inputs changed since their published run, by slug. Four queries.
+
+    An index is listed when it has no published run, or since its published run started:
+    a refresh that finished inserted or updated rows of an asset of its universe or its
+    benchmark (``RefreshRun.changed_symbols``); its strategy's knobs or its base value differ
+    from the run's ``config_snapshot``; its live universe differs from the run's
+    ``universe_snapshot``; or the index itself was edited (``updated_at``, e.g. its benchmark).
+    A refresh that changed nothing lists nothing.
+    """
+    live_universe = Prefetch("universe", queryset=Asset.objects.order_by("symbol"))
+    indexes = list(
+        Index.objects.select_related("strategy", "benchmark")
+        .prefetch_related(live_universe)
+        .order_by("slug")
+    )
+    published = {
+        run.index_id: run
+        for run in IndexRun.objects.filter(
+            index__in=indexes, status=IndexRun.Status.PUBLISHED
+        ).only("index_id", "started_at", "config_snapshot", "universe_snapshot")
+    }
+    oldest = min((run.started_at for run in published.values()), default=None)
+    refreshes = (
+        list(
+            RefreshRun.objects.filter(
+                finished_at__gte=oldest,
+                status__in=[RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL],
+            )
+            .exclude(changed_symbols=[])
+            .values_list("finished_at", "changed_symbols")
+        )
+        if oldest is not None
+        else []
+    )
+    return [
+        index for index in indexes if _inputs_changed(index, published.get(index.pk), refreshes)
+    ]
+
+
+def _inputs_changed(
+    index: Index,
+    run: IndexRun | None,
+    refreshes: list[tuple[datetime.datetime | None, list[str]]],
+) -> bool:
+    if run is None:
+        return True
+    inputs = index_inputs_snapshot(index)
+    stored_config = {key: value for key, value in run.config_snapshot.items() if key != "name"}
+    if stored_config != inputs["config"] or sorted(run.universe_snapshot) != inputs["universe"]:
+        return True
+    if index.updated_at > run.started_at:
+        return True
+    symbols = set(inputs["universe"])
+    if index.benchmark is not None:
+        symbols.add(index.benchmark.symbol)
+    # ``finished_at`` is never None here (the query filters on it); the check is for the type.
+    return any(
+        finished_at is not None and finished_at >= run.started_at and symbols.intersection(changed)
+        for finished_at, changed in refreshes
     )

@@ -19,19 +19,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer, IsViewerOrPublicIndexSummary
 from core.pagination import CataloguePagination, SeriesCursorPagination
-from portfolio.cache import PublishedRead
-from portfolio.models import Allocation, IndexRun, IndexValue
-from portfolio.selectors import (
-    PublishedPointer,
-    index_detail_get,
-    index_list_published,
-    run_allocations,
-    run_values,
-    run_values_with_benchmark,
-)
-
-from ..conditional import published_read_response
-from ..openapi import (
+from portfolio.api.conditional import published_read_response
+from portfolio.api.openapi import (
     CONDITIONAL_PARAMETERS,
     EXAMPLE_INDEX,
     EXAMPLE_METRICS,
@@ -39,7 +28,7 @@ from ..openapi import (
     PUBLISHED_READ_NOTE,
     SLUG_PARAMETER,
 )
-from ..serializers import (
+from portfolio.api.serializers import (
     AllocationOutputSerializer,
     AllocationQuerySerializer,
     BenchmarkPointOutputSerializer,
@@ -50,6 +39,17 @@ from ..serializers import (
     IndexValueOutputSerializer,
     MetricsQuerySerializer,
 )
+from portfolio.cache import PublishedRead
+from portfolio.models import Allocation, IndexRun, IndexValue
+from portfolio.selectors import (
+    PublishedPointer,
+    allocations_of_run,
+    index_detail_get,
+    index_list_published,
+    index_values_of_run,
+    index_values_with_benchmark,
+)
+
 from .common import canonical_query, pointer_or_404, valid_query
 
 # CATALOGUE
@@ -161,7 +161,9 @@ class IndexValueListView(_PublishedListView):
     def queryset_for(self, pointer: PublishedPointer, params: dict[str, Any]) -> Any:
         if pointer.run_id is None:
             return IndexValue.objects.none().order_by("date")
-        return run_values(run_id=pointer.run_id, start=params.get("start"), end=params.get("end"))
+        return index_values_of_run(
+            run_id=pointer.run_id, start=params.get("start"), end=params.get("end")
+        )
 
     @extend_schema(
         tags=["indexes"],
@@ -194,7 +196,7 @@ class IndexAllocationListView(_PublishedListView):
     def queryset_for(self, pointer: PublishedPointer, params: dict[str, Any]) -> Any:
         if pointer.run_id is None:
             return Allocation.objects.none().order_by("-weight")
-        return run_allocations(run_id=pointer.run_id, on_or_before=params.get("date"))
+        return allocations_of_run(run_id=pointer.run_id, on_or_before=params.get("date"))
 
     @extend_schema(
         tags=["indexes"],
@@ -239,7 +241,7 @@ class IndexBenchmarkView(_PublishedListView):
             raise Http404("This index has no benchmark.")
         if pointer.run_id is None:
             return IndexValue.objects.none().order_by("date")
-        return run_values_with_benchmark(
+        return index_values_with_benchmark(
             run_id=pointer.run_id,
             benchmark_id=pointer.benchmark_id,
             start=params.get("start"),

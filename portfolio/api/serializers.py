@@ -14,8 +14,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portfolio.fx import is_convertible
 from portfolio.models import Index, IndexRun
+from portfolio.simulation.fx import is_convertible
 from strategy.metrics import METRIC_RANGES
 
 MONEY_DECIMAL_PLACES = 2

@@ -13,9 +13,13 @@ from django.test.utils import CaptureQueriesContext
 
 from market.models import AssetClass, Price
 from portfolio import services
-from portfolio.fx import UnknownCurrencyError
 from portfolio.models import Index, IndexRun, IndexValue
-from portfolio.simulations import SimulationInvalidInput, SimulationUnprocessable, simulation_run
+from portfolio.simulation.fx import UnknownCurrencyError
+from portfolio.simulation.service import (
+    SimulationInvalidInput,
+    SimulationUnprocessable,
+    simulation_run,
+)
 from tests.factories import AssetFactory, PriceFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +31,7 @@ D = datetime.date
 def published_index() -> Index:
     call_command("load_demo_data", verbosity=0)
     index = Index.objects.select_related("strategy", "benchmark").get(slug="autoindex")
-    services.compute_index_run(index=index, trigger=IndexRun.Trigger.CLI)
+    services.index_run_compute(index=index, trigger=IndexRun.Trigger.CLI)
     return index
 
 

@@ -12,16 +12,16 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
 from core.openapi import problem_responses
-from portfolio.models import Index
-from portfolio.simulation import SimulationResult
-from portfolio.simulations import simulation_run
-
-from ..openapi import SLUG_PARAMETER
-from ..serializers import (
+from portfolio.api.openapi import SLUG_PARAMETER
+from portfolio.api.serializers import (
     MONEY_DECIMAL_PLACES,
     SimulationInputSerializer,
     SimulationOutputSerializer,
 )
+from portfolio.models import Index
+from portfolio.simulation.maths import SimulationResult
+from portfolio.simulation.service import simulation_run
+
 from .common import live_index_or_404
 
 

@@ -1,10 +1,10 @@
-"""Simulation use case: the published run's levels + FX rates → :func:`simulate_investment`.
+"""Simulation use case: published levels + FX rates → :func:`.maths.simulate_investment`.
 
 Errors a client can act on:
 
 - :class:`SimulationInvalidInput` (400, ``invalid-simulation-input``): the request is wrong
   whatever the data (amount ≤ 0, negative contribution, start after end);
-- :class:`portfolio.fx.UnknownCurrencyError` (400, ``unknown-currency``);
+- :class:`portfolio.simulation.fx.UnknownCurrencyError` (400, ``unknown-currency``);
 - :class:`SimulationUnprocessable` (422, ``simulation-out-of-range``): a well-formed request
   the data cannot answer (nothing published, dates outside the levels, no FX rate recent
   enough, an index whose base currency is not USD).
@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ApplicationError, UnprocessableError
+from market.selectors import USD
+from portfolio.models import Index
+from portfolio.selectors import index_run_published, index_values_published
 
-from .fx import USD, usd_per_unit_series
-from .models import Index
-from .selectors import index_values_published, published_run
-from .simulation import (
+from .fx import usd_per_unit_series
+from .maths import (
     MAX_FX_STALENESS_DAYS,
     SimulationErrorCode,
     SimulationInputError,
@@ -149,7 +150,7 @@ def _out_of_range(
     *, index: Index, start: datetime.date, end: datetime.date | None
 ) -> SimulationUnprocessable:
     """Why no level lies in ``[start, end]``: nothing published, or dates outside its range."""
-    run = published_run(index=index)
+    run = index_run_published(index=index)
     if run is None or run.inception_date is None or run.data_through is None:
         return SimulationUnprocessable(
             f"The index {index.slug} has no published values yet.",

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.simulation import (
+from portfolio.simulation.maths import (
     SimulationErrorCode,
     SimulationInputError,
     simulate_investment,
@@ -346,3 +350,23 @@ def test_cagr_of_a_steep_short_period_is_none_instead_of_overflowing():
 
     assert result.final_value == pytest.approx(100_000.0, rel=1e-12)
     assert result.cagr is None
+
+
+def test_the_maths_imports_neither_django_nor_an_app():
+    # A fresh interpreter: this test process has Django loaded already.
+    probe = (
+        "import sys, portfolio.simulation.maths; "
+        "apps = ('django', 'rest_framework', 'core', 'accounts', 'market', 'strategy'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in apps "
+        "or m.startswith('portfolio.') and not m.startswith('portfolio.simulation')))"
+    )
+    result = subprocess.run(  # noqa: S603 - a fixed command: this interpreter and a literal
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
+    )
+
+    assert result.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from market.models import AssetClass
-from portfolio.fx import UnknownCurrencyError, usd_per_unit_series
+from portfolio.simulation.fx import UnknownCurrencyError, usd_per_unit_series
 from tests.factories import AssetFactory
 from tests.market.fx_pairs import fx_pair
 

@@ -1,8 +1,29 @@
-"""OpenAPI parameters, responses and examples shared by the index views."""
+"""OpenAPI documentation of the index API: shared parameters, examples and, per operation, the
+``extend_schema`` the views apply with ``extend_schema_view`` (so a view body holds only what
+runs). The operations are at the end of this file, after the pieces they are built from.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.serializers import Serializer
+
+from core.openapi import problem_responses
+
+from .serializers import (
+    AllocationOutputSerializer,
+    AllocationQuerySerializer,
+    BenchmarkPointOutputSerializer,
+    DateWindowQuerySerializer,
+    IndexDetailOutputSerializer,
+    IndexMetricsOutputSerializer,
+    IndexValueOutputSerializer,
+    MetricsQuerySerializer,
+    SimulationInputSerializer,
+    SimulationOutputSerializer,
+)
 
 SLUG_PARAMETER = OpenApiParameter(
     "slug",
@@ -111,3 +132,172 @@ EXAMPLE_RUN = {
     "finished_at": "2024-09-12T22:41:07Z",
     "published_at": "2024-09-12T22:41:07Z",
 }
+
+
+# OPERATIONS (applied in portfolio/api/views/indexes.py and simulations.py)
+
+
+def _example_200(name: str, value: Any) -> OpenApiExample:
+    """An example of a 200 response body."""
+    return OpenApiExample(name, value=value, response_only=True, status_codes=["200"])
+
+
+def _published_read_get(
+    *,
+    summary: str,
+    description: str,
+    query: type[Serializer] | None,
+    response: Any,
+    example: OpenApiExample,
+) -> Any:
+    """A GET served by :func:`portfolio.api.conditional.published_read_response`: the slug, the
+    ``query`` parameters (if any) and the conditional headers in, a 200 or a 304 out."""
+    return extend_schema(
+        tags=["indexes"],
+        summary=summary,
+        description=description + PUBLISHED_READ_NOTE,
+        parameters=[SLUG_PARAMETER, *([query] if query else []), *CONDITIONAL_PARAMETERS],
+        responses={200: response, 304: NOT_MODIFIED},
+        examples=[example],
+    )
+
+
+INDEX_LIST_GET = extend_schema(
+    tags=["indexes"],
+    summary="Live indexes with their published run, by slug",
+    examples=[OpenApiExample("index", value=EXAMPLE_INDEX, response_only=True)],
+)
+INDEX_DETAIL_GET = _published_read_get(
+    summary="One index: published run, strategy id and whole-history metrics",
+    description="Viewers and up; anyone when `PUBLIC_INDEX_SUMMARY` is on.",
+    query=None,
+    response=IndexDetailOutputSerializer,
+    example=_example_200(
+        "index",
+        {
+            **EXAMPLE_INDEX,
+            "description": "Rules-based multi-asset index.",
+            "strategy": 1,
+            "inception_date": "2015-04-01",
+            "metrics": {**EXAMPLE_METRICS, "range_start": "2015-04-01"},
+        },
+    ),
+)
+INDEX_VALUES_GET = _published_read_get(
+    summary="Index levels of the published run, oldest first (cursor-paginated)",
+    description="Levels are decimal strings with 6 places. Empty until a run is published.",
+    query=DateWindowQuerySerializer,
+    response=IndexValueOutputSerializer(many=True),
+    example=_example_200("level", {"date": "2024-09-12", "level": "254.118733"}),
+)
+INDEX_ALLOCATIONS_GET = _published_read_get(
+    summary="Target weights of the latest rebalance on or before a date",
+    description=(
+        "The published run's weights set at the close of its latest rebalance on or before "
+        "`date` (default: the last rebalance), heaviest first, with each asset's name, "
+        "sector and class. Weights are decimal strings with 6 places; the weights of one "
+        "rebalance sum to 1 (up to that rounding). Empty before the first rebalance."
+    ),
+    query=AllocationQuerySerializer,
+    response=AllocationOutputSerializer(many=True),
+    example=_example_200(
+        "weight",
+        {
+            "rebalance_date": "2024-09-09",
+            "symbol": "AAPL",
+            "name": "Apple Inc.",
+            "sector": "Technology",
+            "asset_class": "equity",
+            "weight": "0.183512",
+        },
+    ),
+)
+INDEX_BENCHMARK_GET = _published_read_get(
+    summary="Benchmark rebased to the index, on the index's dates (cursor-paginated)",
+    description=(
+        "One row per date on which both the published run has a level and the benchmark "
+        "has a close (aligned **by date**, an inner join; never by position). "
+        "`benchmark_level` = benchmark close × the index's base value ÷ the benchmark's "
+        "close on the first such date in the window, so without `start` both series "
+        "start at the base value on the index's inception. 404 when the index has no "
+        "benchmark."
+    ),
+    query=DateWindowQuerySerializer,
+    response=BenchmarkPointOutputSerializer(many=True),
+    example=_example_200(
+        "point",
+        {"date": "2024-09-12", "index_level": "254.118733", "benchmark_level": "281.402271"},
+    ),
+)
+INDEX_METRICS_GET = _published_read_get(
+    summary="Risk and performance metrics of the published run over a range",
+    description=(
+        "`range`: 1m, 3m, ytd, 1y (default), 3y, 5y or max, ending on the run's last "
+        "date. Computed when the run was computed (`docs/methodology.md`); ratios are "
+        "JSON numbers, `null` where undefined. 404 until a run is published."
+    ),
+    query=MetricsQuerySerializer,
+    response=IndexMetricsOutputSerializer,
+    example=_example_200(
+        "one year",
+        {
+            "index": "autoindex",
+            "run_id": 42,
+            "data_through": "2024-09-12",
+            "range": "1y",
+            "metrics": EXAMPLE_METRICS,
+        },
+    ),
+)
+INDEX_SIMULATION_POST = extend_schema(
+    tags=["simulations"],
+    summary="What if I had invested an amount in a currency on a date",
+    description=(
+        "Invests `amount` (in `currency`) at the close of the first trading day on or after "
+        "`start`, plus `monthly_contribution` on the first trading day of each later month, "
+        "converted into USD at each cash flow's day FX rate and valued back at each day's "
+        "rate (never today's). Runs on the published run. The value series has one point "
+        "per trading day (not paginated: it is one computed result). Money: decimal "
+        "strings with 2 places; ratios: 6 places. Throttled per user (scope "
+        "`simulation`).\n\n"
+        "400: invalid fields (amount ≤ 0, unknown currency, end before start). 422: dates "
+        "the published data cannot answer (start before the first or after the last "
+        "index date, end before the first, no FX rate at most 5 days old)."
+    ),
+    parameters=[SLUG_PARAMETER],
+    request=SimulationInputSerializer,
+    responses={
+        200: SimulationOutputSerializer,
+        **problem_responses(
+            422, s422="The published data cannot answer these dates (see `detail`)."
+        ),
+    },
+    examples=[
+        OpenApiExample(
+            "10 000 EUR in 2020",
+            value={"amount": "10000.00", "currency": "EUR", "start": "2020-03-09"},
+            request_only=True,
+        ),
+        _example_200(
+            "result",
+            {
+                "index": "autoindex",
+                "currency": "EUR",
+                "start_date": "2020-03-09",
+                "end_date": "2024-09-12",
+                "invested": "10000.00",
+                "final_value": "18540.27",
+                "profit": "8540.27",
+                "roi": "0.854027",
+                "time_weighted_return": "0.854027",
+                "cagr": "0.145012",
+                "max_drawdown": "-0.214530",
+                "contributions": [{"date": "2020-03-09", "amount": "10000.00"}],
+                "values": [
+                    {"date": "2020-03-09", "value": "10000.00"},
+                    {"date": "2020-03-10", "value": "10121.55"},
+                ],
+            },
+        ),
+    ],
+)

@@ -1,18 +1,20 @@
-"""What-if simulations on the published run (viewers; throttle scope ``simulation``)."""
+"""What-if simulations on the published run (viewers; throttle scope ``simulation``).
+
+The OpenAPI documentation of the endpoint lives in :mod:`portfolio.api.openapi`.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
-from core.openapi import problem_responses
-from portfolio.api.openapi import SLUG_PARAMETER
+from portfolio.api.openapi import INDEX_SIMULATION_POST
 from portfolio.api.serializers import (
     MONEY_DECIMAL_PLACES,
     SimulationInputSerializer,
@@ -54,64 +56,11 @@ def _simulation_body(index: Index, result: SimulationResult) -> dict[str, Any]:
     }
 
 
-@extend_schema(parameters=[SLUG_PARAMETER])
+@extend_schema_view(post=INDEX_SIMULATION_POST)
 class IndexSimulationView(APIView):
     permission_classes = [IsViewer]
     throttle_scope = "simulation"
 
-    @extend_schema(
-        tags=["simulations"],
-        summary="What if I had invested an amount in a currency on a date",
-        description=(
-            "Invests `amount` (in `currency`) at the close of the first trading day on or after "
-            "`start`, plus `monthly_contribution` on the first trading day of each later month, "
-            "converted into USD at each cash flow's day FX rate and valued back at each day's "
-            "rate (never today's). Runs on the published run. The value series has one point "
-            "per trading day (not paginated: it is one computed result). Money: decimal "
-            "strings with 2 places; ratios: 6 places. Throttled per user (scope "
-            "`simulation`).\n\n"
-            "400: invalid fields (amount ≤ 0, unknown currency, end before start). 422: dates "
-            "the published data cannot answer (start before the first or after the last "
-            "index date, end before the first, no FX rate at most 5 days old)."
-        ),
-        request=SimulationInputSerializer,
-        responses={
-            200: SimulationOutputSerializer,
-            **problem_responses(
-                422, s422="The published data cannot answer these dates (see `detail`)."
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "10 000 EUR in 2020",
-                value={"amount": "10000.00", "currency": "EUR", "start": "2020-03-09"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "result",
-                value={
-                    "index": "autoindex",
-                    "currency": "EUR",
-                    "start_date": "2020-03-09",
-                    "end_date": "2024-09-12",
-                    "invested": "10000.00",
-                    "final_value": "18540.27",
-                    "profit": "8540.27",
-                    "roi": "0.854027",
-                    "time_weighted_return": "0.854027",
-                    "cagr": "0.145012",
-                    "max_drawdown": "-0.214530",
-                    "contributions": [{"date": "2020-03-09", "amount": "10000.00"}],
-                    "values": [
-                        {"date": "2020-03-09", "value": "10000.00"},
-                        {"date": "2020-03-10", "value": "10121.55"},
-                    ],
-                },
-                response_only=True,
-                status_codes=["200"],
-            ),
-        ],
-    )
     def post(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
         index = live_index_or_404(slug)
         data = SimulationInputSerializer(data=request.data)

@@ -1,9 +1,9 @@
-"""Index engine benchmarks: engine alone and ``compute_index_run`` end to end.
+"""Index engine benchmarks: engine alone and ``index_run_compute`` end to end.
 
 Figures (one JSON line each):
 - ``engine.compute_s``: ``strategy.engine.compute_index`` on 500 assets × 5,000 trading days
   (weekly rebalancing, default config), best of 3;
-- ``engine.end_to_end_s``: ``portfolio.services.compute_index_run`` on the same matrix stored
+- ``engine.end_to_end_s``: ``portfolio.services.index_run_compute`` on the same matrix stored
   in PostgreSQL (load by COPY + compute + metrics + store + publish), best of 2;
 - ``engine.peak_rss_mib``: peak resident memory of the benchmark process (an upper bound for
   the engine: it includes building the matrix and loading 2.5 M price rows);
@@ -92,7 +92,7 @@ def _store_benchmark_index(closes: pd.DataFrame, market_caps: pd.Series) -> Any:
 
 def run() -> Iterator[dict[str, Any]]:
     from portfolio.models import IndexRun
-    from portfolio.services import compute_index_run
+    from portfolio.services import index_run_compute
     from strategy.engine import EngineConfig, compute_index
 
     config = EngineConfig()
@@ -104,7 +104,7 @@ def run() -> Iterator[dict[str, Any]]:
     yield {"name": "engine.compute_s", "value": round(compute_s, 4), "unit": "s"}
 
     index = _store_benchmark_index(closes, market_caps)
-    end_to_end_s = _best_of(2, lambda: compute_index_run(index=index, trigger=IndexRun.Trigger.CLI))
+    end_to_end_s = _best_of(2, lambda: index_run_compute(index=index, trigger=IndexRun.Trigger.CLI))
     yield {"name": "engine.end_to_end_s", "value": round(end_to_end_s, 4), "unit": "s"}
 
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -30,7 +30,7 @@ CENT = Decimal("0.01")
 def demo_index() -> Index:
     call_command("load_demo_data", verbosity=0)
     index = Index.objects.select_related("strategy", "benchmark").get(slug="autoindex")
-    services.compute_index_run(index=index, trigger=IndexRun.Trigger.CLI)
+    services.index_run_compute(index=index, trigger=IndexRun.Trigger.CLI)
     return index
 
 

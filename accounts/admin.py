@@ -1,7 +1,9 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -12,6 +14,7 @@ from .services import (
     USER_AUDITED_FIELDS,
     permission_changes_audit,
     role_changes_audit,
+    role_permissions_audit,
     user_create,
     user_delete,
     user_update,
@@ -83,13 +86,28 @@ def _group_names(user: User) -> set[str]:
     return set(user.groups.values_list("name", flat=True))
 
 
-def _permission_names(user: User) -> set[str]:
+def _permission_names(holder: User | Group) -> set[str]:
+    permissions = holder.user_permissions if isinstance(holder, User) else holder.permissions
     return {
         f"{app_label}.{codename}"
-        for app_label, codename in user.user_permissions.values_list(
-            "content_type__app_label", "codename"
-        )
+        for app_label, codename in permissions.values_list("content_type__app_label", "codename")
     }
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(GroupAdmin):
+    """Roles are groups: a change of what a role may do is audited like a grant to one user."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        group = form.instance
+        before = _permission_names(group) if change else set()
+        super().save_related(request, form, formsets, change)
+        role_permissions_audit(
+            group=group, before=before, after=_permission_names(group), actor=request.user
+        )
 
 
 @admin.register(AuditEvent)

@@ -111,6 +111,7 @@ class AuditEvent(models.Model):
         USER_UPDATED = "accounts.user_updated", "User updated"
         USER_DELETED = "accounts.user_deleted", "User deleted"
         PERMISSIONS_CHANGED = "accounts.permissions_changed", "Permissions changed"
+        ROLE_PERMISSIONS_CHANGED = "accounts.role_permissions_changed", "Role permissions changed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Not a choices-restricted field: other apps may record actions added after this model.

@@ -234,13 +234,34 @@ def permission_changes_audit(
 ) -> AuditEvent | None:
     """Record a change of the permissions granted to ``user`` directly (``app.codename``, not
     through a role); nothing when unchanged."""
+    return _permissions_audit(
+        AuditEvent.Action.PERMISSIONS_CHANGED, target=user, before=before, after=after, actor=actor
+    )
+
+
+def role_permissions_audit(
+    *, group: Group, before: Iterable[str], after: Iterable[str], actor: Any
+) -> AuditEvent | None:
+    """Record a change of what a role (group) may do in the admin; nothing when unchanged."""
+    return _permissions_audit(
+        AuditEvent.Action.ROLE_PERMISSIONS_CHANGED,
+        target=group,
+        before=before,
+        after=after,
+        actor=actor,
+    )
+
+
+def _permissions_audit(
+    action: str, *, target: models.Model, before: Iterable[str], after: Iterable[str], actor: Any
+) -> AuditEvent | None:
     before_set, after_set = set(before), set(after)
     if before_set == after_set:
         return None
     return audit_record(
-        action=AuditEvent.Action.PERMISSIONS_CHANGED,
+        action=action,
         actor=actor,
-        target=user,
+        target=target,
         details={
             "added": sorted(after_set - before_set),
             "removed": sorted(before_set - after_set),

@@ -164,3 +164,24 @@ def test_deleting_users_with_the_admin_action_is_audited(superuser, viewer):
     assert [(e.actor, e.target_type, e.target_id) for e in events_since(mark)] == [
         (superuser.user, "accounts.user", str(viewer.pk))
     ]
+
+
+def test_changing_what_a_role_may_do_is_audited(superuser):
+    analyst_role = Group.objects.get(name="analyst")
+    permission = Permission.objects.get(codename="view_auditevent")
+    before = set(analyst_role.permissions.values_list("pk", flat=True))
+    mark = audit_mark()
+
+    superuser.client.post(
+        reverse("admin:auth_group_change", args=[analyst_role.pk]),
+        {"name": "analyst", "permissions": [str(pk) for pk in before | {permission.pk}]},
+    )
+
+    [event] = events_since(mark)
+    assert (event.action, event.actor) == (
+        AuditEvent.Action.ROLE_PERMISSIONS_CHANGED,
+        superuser.user,
+    )
+    assert event_target(event) == ("auth.group", str(analyst_role.pk), "analyst")
+    details = stored_details(event)
+    assert (details["added"], details["removed"]) == (["accounts.view_auditevent"], [])

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, update_last_login
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from core.errors import ApplicationError, ConflictError
+from core.errors import ApplicationError, ConflictError, ErrorCode
 from core.history import field_changes, history_user_set
 from core.request_context import current_client_ip, current_request_id
 from core.throttling import client_ip
@@ -309,7 +309,7 @@ def login_with_password(*, request: Any, email: str, password: str) -> tuple[Use
 
 
 class InvalidCredentialsError(ApplicationError):
-    code = "invalid-credentials"
+    code = ErrorCode.INVALID_CREDENTIALS
     status_code = 401
     title = "Invalid credentials"
 

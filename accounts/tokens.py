@@ -29,7 +29,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch, get_md5_hash_password
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorCode
 
 from .models import User
 
@@ -42,7 +42,7 @@ WWW_AUTHENTICATE = 'Bearer realm="api"'
 class TokenInvalidError(ApplicationError):
     """401: the refresh token is malformed, expired, revoked or not ours."""
 
-    code = "token-not-valid"
+    code = ErrorCode.TOKEN_NOT_VALID
     status_code = 401
     title = "Token is invalid or expired"
 

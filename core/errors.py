@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
@@ -31,10 +32,79 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://autoindex.example/problems/"
 
 
-class ApplicationError(Exception):
-    """A domain error a client can act on. ``code`` is stable and machine-readable."""
+class ErrorCode(StrEnum):
+    """Every problem ``type`` the service answers: ``PROBLEM_TYPE_BASE`` + the code.
 
-    code = "application-error"
+    The one catalogue (docs/api.md lists it; a test keeps the two in step). Codes are stable:
+    clients switch on them. Framework errors keep DRF's code with ``-`` for ``_``; a domain
+    error (:class:`ApplicationError`) names its own.
+    """
+
+    # The request itself (400, 401, 403, 404, 405, 406, 415)
+    INVALID = "invalid"  # field or parameter errors, listed in ``errors``
+    PARSE_ERROR = "parse-error"  # a body that is not valid JSON
+    BAD_REQUEST = "bad-request"  # Django refused the request (e.g. a bad Host header)
+    NOT_AUTHENTICATED = "not-authenticated"
+    AUTHENTICATION_FAILED = "authentication-failed"
+    TOKEN_NOT_VALID = "token-not-valid"  # noqa: S105  an expired, revoked or malformed JWT
+    BAD_AUTHORIZATION_HEADER = "bad-authorization-header"
+    USER_NOT_FOUND = "user-not-found"  # the token's user no longer exists
+    USER_INACTIVE = "user-inactive"
+    PASSWORD_CHANGED = "password-changed"  # noqa: S105  the token predates a password change
+    INVALID_CREDENTIALS = "invalid-credentials"
+    REGISTRATION_CLOSED = "registration-closed"
+    PERMISSION_DENIED = "permission-denied"
+    NOT_FOUND = "not-found"
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    NOT_ACCEPTABLE = "not-acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    API_VERSION_GONE = "api-version-gone"  # 410: /api/v1/
+    # The request is well-formed but the state or the data cannot answer it (409, 422)
+    APPLICATION_ERROR = "application-error"  # the generic domain error (400)
+    CONFLICT = "conflict"
+    UNPROCESSABLE = "unprocessable"
+    INVALID_SIMULATION_INPUT = "invalid-simulation-input"
+    UNKNOWN_CURRENCY = "unknown-currency"
+    SIMULATION_OUT_OF_RANGE = "simulation-out-of-range"
+    # Too many requests (429)
+    THROTTLED = "throttled"  # a per-role or per-scope throttle
+    RATE_LIMITED = "rate-limited"  # the brute-force limits of sign-in and registration
+    # The service (500, 503)
+    SERVER_ERROR = "server-error"
+    SERVICE_UNAVAILABLE = "service-unavailable"
+    QUEUE_UNAVAILABLE = "queue-unavailable"  # the broker refused a job; nothing was started
+
+
+# The code an answer of a status gets when its framework code is not in the catalogue (a
+# library added one): the client still sees a documented type; the server logs the original.
+FALLBACK_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID,
+    401: ErrorCode.AUTHENTICATION_FAILED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.THROTTLED,
+}
+
+
+def framework_code(code: object, status_code: int) -> ErrorCode:
+    """The catalogue code of a DRF/Django error code: ``not_authenticated`` →
+    ``not-authenticated``; one outside the catalogue → the status's fallback (logged)."""
+    normalized = str(code).replace("_", "-")
+    try:
+        return ErrorCode(normalized)
+    except ValueError:
+        logger.warning("error code not in the catalogue", extra={"code": normalized})
+        return FALLBACK_CODES.get(status_code, ErrorCode.SERVER_ERROR)
+
+
+class ApplicationError(Exception):
+    """A domain error a client can act on. ``code`` (from :class:`ErrorCode`, the catalogue) is
+    stable and machine-readable."""
+
+    code: ErrorCode = ErrorCode.APPLICATION_ERROR
     status_code: int = status.HTTP_400_BAD_REQUEST
     title = "Request could not be processed"
 
@@ -53,13 +123,13 @@ class ApplicationError(Exception):
 
 
 class UnprocessableError(ApplicationError):
-    code = "unprocessable"
+    code = ErrorCode.UNPROCESSABLE
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     title = "Request is valid but cannot be processed"
 
 
 class ConflictError(ApplicationError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     status_code = status.HTTP_409_CONFLICT
     title = "Conflict with the current state"
 
@@ -67,7 +137,7 @@ class ConflictError(ApplicationError):
 class RateLimitedError(ApplicationError):
     """Too many attempts; ``Retry-After`` says when the window ends."""
 
-    code = "rate-limited"
+    code = ErrorCode.RATE_LIMITED
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     title = "Too many requests"
 
@@ -79,7 +149,7 @@ class RateLimitedError(ApplicationError):
 class ServiceUnavailableError(ApplicationError):
     """A dependency the request cannot safely go without is down (fail closed)."""
 
-    code = "service-unavailable"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     title = "Service temporarily unavailable"
 
@@ -148,7 +218,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         logger.exception("unhandled error", extra={"path": instance})
         body = problem_body(
             status_code=500,
-            code="server-error",
+            code=ErrorCode.SERVER_ERROR,
             detail="An unexpected error occurred. Quote the request id when reporting it.",
             instance=instance,
         )
@@ -218,7 +288,7 @@ def _api_problem(
     code = exc.get_codes() if not isinstance(exc.detail, dict | list) else exc.default_code
     body = problem_body(
         status_code=response.status_code,
-        code=str(code).replace("_", "-"),
+        code=framework_code(code, response.status_code),
         detail=detail,
         instance=instance,
         **extra,
@@ -234,29 +304,33 @@ def _problem_response(body: dict[str, Any], status_code: int) -> Response:
     return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def _django_problem(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
+def _django_problem(
+    request: HttpRequest, status_code: int, code: ErrorCode, detail: str
+) -> JsonResponse:
     body = problem_body(status_code=status_code, code=code, detail=detail, instance=request.path)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _django_problem(request, 404, "not-found", "No resource at this address.")
+    return _django_problem(request, 404, ErrorCode.NOT_FOUND, "No resource at this address.")
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
     return _django_problem(
-        request, 500, "server-error", "An unexpected error occurred. Quote the request id."
+        request, 500, ErrorCode.SERVER_ERROR, "An unexpected error occurred. Quote the request id."
     )
 
 
 def permission_denied_view(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
-    return _django_problem(request, 403, "permission-denied", "You may not do this.")
+    return _django_problem(request, 403, ErrorCode.PERMISSION_DENIED, "You may not do this.")
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _django_problem(request, 400, "bad-request", "The request could not be understood.")
+    return _django_problem(
+        request, 400, ErrorCode.BAD_REQUEST, "The request could not be understood."
+    )
 
 
 __all__ = [
@@ -279,7 +353,7 @@ def api_v1_gone_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRes
     stops for good: ``API_V1_SUNSET``) and a ``Link`` to the successor version.
     """
     response = _django_problem(
-        request, 410, "api-version-gone", "API v1 is not served. Use /api/v2/."
+        request, 410, ErrorCode.API_VERSION_GONE, "API v1 is not served. Use /api/v2/."
     )
     deprecated_at = datetime.fromisoformat(settings.API_V1_DEPRECATED_AT)
     sunset = datetime.fromisoformat(settings.API_V1_SUNSET)

@@ -20,22 +20,25 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from .errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from .errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, ErrorCode
 
-PROBLEM_DESCRIPTIONS: dict[int, tuple[str, str]] = {
-    # status: (problem code, what it means for this API)
-    400: ("invalid", "The request has invalid fields or parameters; see `errors`."),
-    401: ("not-authenticated", "Missing, expired or invalid credentials."),
-    403: ("permission-denied", "Authenticated, but the role does not allow this."),
-    404: ("not-found", "No such resource (or page / cursor)."),
-    405: ("method-not-allowed", "The method is not allowed on this resource."),
-    409: ("conflict", "Conflicts with the current state of the resource."),
-    410: ("gone", "This API version is no longer served."),
-    415: ("unsupported-media-type", "Send `application/json`."),
-    422: ("unprocessable", "Valid, but cannot be processed in the current state."),
-    429: ("throttled", "Too many requests; retry after `Retry-After` seconds."),
-    500: ("server-error", "Unexpected error; quote `request_id` when reporting it."),
-    503: ("service-unavailable", "A required dependency is down; retry after `Retry-After`."),
+PROBLEM_DESCRIPTIONS: dict[int, tuple[ErrorCode, str]] = {
+    # status: (the usual problem code of the catalogue, what it means for this API)
+    400: (ErrorCode.INVALID, "The request has invalid fields or parameters; see `errors`."),
+    401: (ErrorCode.NOT_AUTHENTICATED, "Missing, expired or invalid credentials."),
+    403: (ErrorCode.PERMISSION_DENIED, "Authenticated, but the role does not allow this."),
+    404: (ErrorCode.NOT_FOUND, "No such resource (or page / cursor)."),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "The method is not allowed on this resource."),
+    409: (ErrorCode.CONFLICT, "Conflicts with the current state of the resource."),
+    410: (ErrorCode.API_VERSION_GONE, "This API version is no longer served."),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send `application/json`."),
+    422: (ErrorCode.UNPROCESSABLE, "Valid, but cannot be processed in the current state."),
+    429: (ErrorCode.THROTTLED, "Too many requests; retry after `Retry-After` seconds."),
+    500: (ErrorCode.SERVER_ERROR, "Unexpected error; quote `request_id` when reporting it."),
+    503: (
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "A required dependency is down; retry after `Retry-After`.",
+    ),
 }
 
 

@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import ServiceUnavailableError
+from .errors import ErrorCode, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ QUEUE_RETRY_AFTER_SECONDS = 30
 class QueueUnavailableError(ServiceUnavailableError):
     """The broker refused a task: nothing was started (503, ``Retry-After``)."""
 
-    code = "queue-unavailable"
+    code = ErrorCode.QUEUE_UNAVAILABLE
     title = "Job queue unavailable"
 
     def __init__(self, description: str) -> None:

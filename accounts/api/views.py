@@ -22,7 +22,7 @@ from accounts.permissions import IsAdminRole
 from accounts.selectors import audit_event_list
 from accounts.services import audit_from_request, login_with_password, user_register
 from accounts.tokens import RefreshTokenReusedError, token_refresh, token_revoke
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorCode
 from core.pagination import CataloguePagination
 from core.throttling import BruteForceLimit, BruteForceLimited, brute_force_check, client_ip
 
@@ -46,7 +46,7 @@ from .serializers import (
 
 
 class RegistrationClosedError(ApplicationError):
-    code = "registration-closed"
+    code = ErrorCode.REGISTRATION_CLOSED
     status_code = status.HTTP_403_FORBIDDEN
     title = "Registration is closed"
 

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorCode
 from market.selectors import USD, FxPair, closes_matrix, fx_pair_for_currency
 
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -23,7 +23,7 @@ _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 class UnknownCurrencyError(ApplicationError):
     """No FX pair links this currency to USD (400 with a field error on ``currency``)."""
 
-    code = "unknown-currency"
+    code = ErrorCode.UNKNOWN_CURRENCY
     title = "Unknown currency"
 
     def __init__(self, currency: str) -> None:

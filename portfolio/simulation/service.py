@@ -22,7 +22,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from core.errors import ApplicationError, UnprocessableError
+from core.errors import ApplicationError, ErrorCode, UnprocessableError
 from market.selectors import USD
 from portfolio.models import Index
 from portfolio.selectors import index_run_published, index_values_published
@@ -47,12 +47,12 @@ _FIELD_OF_REASON = {
 
 
 class SimulationInvalidInput(ApplicationError):
-    code = "invalid-simulation-input"
+    code = ErrorCode.INVALID_SIMULATION_INPUT
     title = "Invalid simulation input"
 
 
 class SimulationUnprocessable(UnprocessableError):
-    code = "simulation-out-of-range"
+    code = ErrorCode.SIMULATION_OUT_OF_RANGE
     title = "The simulation cannot be run on the available data"
 
 

@@ -199,14 +199,6 @@ def index_run_list(*, index_id: int) -> QuerySet[IndexRun]:
     )
 
 
-# Old names, kept until their callers outside the API views import the new ones
-# (portfolio/management/commands/compute_index.py, tests/portfolio/test_compute_service.py,
-# portfolio/api/views/runs.py).
-published_run = index_run_published
-run_allocations = allocations_of_run
-index_runs = index_run_list
-
-
 # RECOMPUTE PLANNING
 
 

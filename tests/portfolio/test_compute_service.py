@@ -43,7 +43,7 @@ def test_compute_publishes_a_run_readers_can_see(autoindex):
     run = services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
     assert run.status == IndexRun.Status.PUBLISHED
-    assert selectors.published_run(index=autoindex) == run
+    assert selectors.index_run_published(index=autoindex) == run
     values = selectors.index_values_published(index=autoindex)
     assert values.count() == IndexValue.objects.filter(run=run).count() > 2000
     first = values.first()
@@ -62,8 +62,8 @@ def test_compute_publishes_a_run_readers_can_see(autoindex):
 def test_latest_allocation_sums_to_one_and_respects_the_cap(autoindex):
     services.index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI)
 
-    run = selectors.published_run(index=autoindex)
-    allocations = list(selectors.run_allocations(run_id=run.pk))
+    run = selectors.index_run_published(index=autoindex)
+    allocations = list(selectors.allocations_of_run(run_id=run.pk))
 
     assert sum(allocation.weight for allocation in allocations) == pytest.approx(1.0, abs=1e-12)
     assert max(allocation.weight for allocation in allocations) <= 0.4 + 1e-12
@@ -78,7 +78,7 @@ def test_second_compute_supersedes_the_first(autoindex):
     first.refresh_from_db()
     assert first.status == IndexRun.Status.SUPERSEDED
     assert second.status == IndexRun.Status.PUBLISHED
-    assert selectors.published_run(index=autoindex) == second
+    assert selectors.index_run_published(index=autoindex) == second
     assert IndexRun.objects.filter(index=autoindex, status="published").count() == 1
 
 
@@ -108,7 +108,7 @@ def test_failure_halfway_keeps_the_previous_run_published_and_hides_partial_valu
     assert failed.status == IndexRun.Status.FAILED
     assert failed.error == "RuntimeError: disk full while writing allocations"
     assert not IndexValue.objects.filter(run=failed).exists()  # rolled back, no orphans
-    assert selectors.published_run(index=autoindex) == published
+    assert selectors.index_run_published(index=autoindex) == published
     assert (
         list(selectors.index_values_published(index=autoindex).values_list("date", "level"))
         == visible_before
@@ -124,7 +124,7 @@ def test_no_prices_fails_the_run_with_a_clear_error():
     run = IndexRun.objects.get()
     assert run.status == IndexRun.Status.FAILED
     assert run.error == "InsufficientDataError: closes is empty: no dates or no assets"
-    assert selectors.published_run(index=index) is None
+    assert selectors.index_run_published(index=index) is None
 
 
 def test_too_few_eligible_assets_fails_the_run(autoindex):

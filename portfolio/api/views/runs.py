@@ -21,7 +21,7 @@ from portfolio.api.serializers import (
     IndexRunOutputSerializer,
 )
 from portfolio.models import IndexRun
-from portfolio.selectors import index_runs
+from portfolio.selectors import index_run_list
 from portfolio.services import index_compute_enqueue
 
 from .common import live_index_or_404
@@ -36,8 +36,8 @@ class IndexRunListView(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no index
-            return index_runs(index_id=0)
-        return index_runs(index_id=live_index_or_404(self.kwargs["slug"]).pk)
+            return index_run_list(index_id=0)
+        return index_run_list(index_id=live_index_or_404(self.kwargs["slug"]).pk)
 
     @extend_schema(
         tags=["runs"],
@@ -103,8 +103,8 @@ class IndexRunDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
-            return index_runs(index_id=0)
-        return index_runs(index_id=live_index_or_404(self.kwargs["slug"]).pk)
+            return index_run_list(index_id=0)
+        return index_run_list(index_id=live_index_or_404(self.kwargs["slug"]).pk)
 
     @extend_schema(
         tags=["runs"],

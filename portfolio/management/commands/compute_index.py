@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from portfolio.models import Index, IndexRun
-from portfolio.selectors import published_run
+from portfolio.selectors import index_run_published
 from portfolio.services import index_run_compute
 
 PHASES = ("load", "compute", "metrics", "store", "publish")
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             index = Index.objects.select_related("strategy", "benchmark").get(slug=options["slug"])
         except Index.DoesNotExist as error:
             raise CommandError(f"no live index with slug {options['slug']!r}") from error
-        if options["unless_published"] and published_run(index=index) is not None:
+        if options["unless_published"] and index_run_published(index=index) is not None:
             self.stdout.write(f"{index.slug}: already published, nothing to do")
             return
         phases = PHASES[:-1] if options["no_publish"] else PHASES

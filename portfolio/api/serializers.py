@@ -1,4 +1,4 @@
-"""Input and output shapes of the index, run, simulation and strategy endpoints (v2).
+"""Input and output shapes of the index, run and simulation endpoints (v2).
 
 Numbers that clients must not round differently are decimal strings with a fixed number of
 places, formatted here at the edge (the database and the engine work in float64): money 2,

@@ -23,8 +23,9 @@ DOMAIN_ERROR_MODULES = (
 )
 
 
-def _subclasses(cls: type) -> set[type]:
-    found = set()
+def _subclasses(cls: type[ApplicationError]) -> set[type[ApplicationError]]:
+    found: set[type[ApplicationError]] = set()
+    sub: type[ApplicationError]
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found

@@ -57,6 +57,28 @@ def schedules() -> tuple[Schedule, ...]:
             description="Create this year's and the next years' price partitions.",
         ),
         Schedule(
+            name="operations: nightly backup",
+            task="operations.tasks.backup_create",
+            # "Every day at 01:30 UTC": after the nightly chain (22:30) has refreshed and
+            # republished, so the backup holds the night's data.
+            crontab=("30", "1", "*", "*", "*"),
+            description="Logical backup (pg_dump custom format + manifest), then retention.",
+        ),
+        Schedule(
+            name="operations: daily backup verification",
+            task="operations.tasks.backup_verify",
+            # "Every day at 02:30 UTC": restores the newest backup into a scratch database.
+            crontab=("30", "2", "*", "*", "*"),
+            description="Restore the newest backup into a scratch database and check it.",
+        ),
+        Schedule(
+            name="portfolio: monthly run archiving",
+            task="portfolio.tasks.runs_archive",
+            # "At 04:45 UTC on the 2nd of every month": superseded runs to compressed files.
+            crontab=("45", "4", "*", "2", "*"),
+            description="Archive superseded index runs older than RUN_ARCHIVE_AFTER_DAYS.",
+        ),
+        Schedule(
             name="accounts: flush expired tokens",
             task="accounts.tasks.flush_expired_tokens",
             # "Every day at 04:15 UTC": a quiet hour, after the nightly refresh and recompute.

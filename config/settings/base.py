@@ -49,7 +49,7 @@ THIRD_PARTY_APPS = [
     "simple_history",
     "django_celery_beat",
 ]
-LOCAL_APPS = ["core", "accounts", "market", "strategy", "portfolio"]
+LOCAL_APPS = ["core", "accounts", "market", "strategy", "portfolio", "operations"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # MIDDLEWARE
@@ -387,6 +387,31 @@ RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = [
     float(seconds)
     for seconds in env.list("RECOMPUTE_ENQUEUE_RETRY_SECONDS", default=["5", "30", "120"])
 ]
+
+# OPERATIONS: backups, point-in-time recovery, archiving of superseded runs (docs/operations.md)
+# Where backups go: "local" (a folder, BACKUP_DIR) or "s3" (any S3-compatible store, through
+# django-storages: BACKUP_S3_BUCKET, BACKUP_S3_ENDPOINT_URL for a non-AWS store, credentials
+# from BACKUP_S3_ACCESS_KEY_ID/BACKUP_S3_SECRET_ACCESS_KEY or the usual AWS environment).
+BACKUP_STORAGE = env.str("BACKUP_STORAGE", default="local")
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / ".data" / "backups")))
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_PREFIX = env.str("BACKUP_S3_PREFIX", default="autoindex/backups/")
+BACKUP_S3_ENDPOINT_URL = env.str("BACKUP_S3_ENDPOINT_URL", default="") or None
+BACKUP_S3_REGION = env.str("BACKUP_S3_REGION", default="") or None
+BACKUP_S3_ACCESS_KEY_ID = env.str("BACKUP_S3_ACCESS_KEY_ID", default="") or None
+BACKUP_S3_SECRET_ACCESS_KEY = env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="") or None
+# Retention: the newest backup of each of the last N days, and of each of the last N ISO weeks.
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=8)
+# A last verified backup older than this is a readiness warning (and a stale metric).
+BACKUP_VERIFY_MAX_AGE_HOURS = env.int("BACKUP_VERIFY_MAX_AGE_HOURS", default=48)
+# WAL archive for point-in-time recovery (the embedded server archives into it).
+WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(BASE_DIR / ".data" / "wal-archive")))
+# Superseded index runs older than this many days are archived to files, except the published
+# run and the newest RUN_ARCHIVE_KEEP_SUPERSEDED superseded runs of each index.
+RUN_ARCHIVE_AFTER_DAYS = env.int("RUN_ARCHIVE_AFTER_DAYS", default=30)
+RUN_ARCHIVE_KEEP_SUPERSEDED = env.int("RUN_ARCHIVE_KEEP_SUPERSEDED", default=3)
+RUN_ARCHIVE_DIR = Path(env.str("RUN_ARCHIVE_DIR", default=str(BASE_DIR / ".data" / "run-archive")))
 
 # LOGGING
 # Structured (JSON in production, key=value locally); every line carries the request id.

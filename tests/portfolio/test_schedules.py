@@ -38,6 +38,9 @@ def test_after_migrate_every_schedule_of_the_table_exists_exactly_once():
         ),
         "market: monthly price partitions": ("market.tasks.ensure_partitions", {}, True),
         "accounts: flush expired tokens": ("accounts.tasks.flush_expired_tokens", {}, True),
+        "operations: nightly backup": ("operations.tasks.backup_create", {}, True),
+        "operations: daily backup verification": ("operations.tasks.backup_verify", {}, True),
+        "portfolio: monthly run archiving": ("portfolio.tasks.runs_archive", {}, True),
     }
     # Weekdays 22:30 UTC; the 1st of the month 03:00; daily 04:15.
     assert _crontab(rows["portfolio: nightly refresh and recompute"]) == (
@@ -45,6 +48,8 @@ def test_after_migrate_every_schedule_of_the_table_exists_exactly_once():
     )  # fmt: skip
     assert _crontab(rows["market: monthly price partitions"]) == ("0", "3", "*", "1", "*", "UTC")
     assert _crontab(rows["accounts: flush expired tokens"]) == ("15", "4", "*", "*", "*", "UTC")
+    assert _crontab(rows["operations: nightly backup"]) == ("30", "1", "*", "*", "*", "UTC")
+    assert _crontab(rows["portfolio: monthly run archiving"]) == ("45", "4", "*", "2", "*", "UTC")
     assert len(schedules()) == len(rows)
 
 

@@ -16,7 +16,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     WEB_BIND=0.0.0.0:8000
-RUN groupadd --system autoindex && useradd --system --gid autoindex --home /app autoindex
+RUN groupadd --system autoindex && useradd --system --gid autoindex --home /app autoindex \
+    && install -d -o autoindex -g autoindex /var/lib/autoindex
+# pg_dump / pg_restore for `manage.py backup`, `backup_verify` and `restore`: the client must be
+# at least the server's major version (compose runs PostgreSQL 16), so it comes from the
+# PostgreSQL project's own Debian repository.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && install -d /usr/share/postgresql-common/pgdg \
+    && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
+        https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+    && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] \
+https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" > /etc/apt/sources.list.d/pgdg.list \
+    && apt-get update && apt-get install -y --no-install-recommends postgresql-client-16 \
+    && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels /wheels/* && rm -rf /wheels
 WORKDIR /app

@@ -101,6 +101,30 @@ class IndexRun(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    # ARCHIVE (portfolio.services.archive): an old superseded run's levels and allocations are
+    # moved to verified files and removed from the hot tables; the run row and its summary stay.
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the levels and allocations moved to the archive."
+    )
+    archive_location = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Where the archive is, relative to RUN_ARCHIVE_DIR (<index slug>/<run id>).",
+    )
+    archive_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the archive's manifest.json."
+    )
+    archived_value_count = models.PositiveIntegerField(null=True, blank=True)
+    archived_allocation_count = models.PositiveIntegerField(null=True, blank=True)
+    archive_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Size of the archive's files together."
+    )
+    archive_restored_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the run was last brought back from its archive (archive_restore).",
+    )
+
     class Meta:
         ordering = ["-started_at"]
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["index", "-started_at"])]
@@ -109,8 +133,32 @@ class IndexRun(TimeStampedModel):
                 fields=["index"],
                 condition=Q(status="published"),
                 name="portfolio_indexrun_one_published_per_index",
-            )
+            ),
+            # Readers see the published run's rows: a run whose rows are in the archive can
+            # never be the published one (publishing an archived run fails, nothing changes).
+            models.CheckConstraint(
+                condition=~Q(status="published", archived_at__isnull=False),
+                name="portfolio_indexrun_published_not_archived",
+                violation_error_message="An archived run cannot be published; restore it first.",
+            ),
+            # An archived run always says where its archive is and how to verify it.
+            models.CheckConstraint(
+                condition=(
+                    Q(archived_at__isnull=True, archive_location="", archive_sha256="")
+                    | (
+                        Q(archived_at__isnull=False)
+                        & ~Q(archive_location="")
+                        & ~Q(archive_sha256="")
+                    )
+                ),
+                name="portfolio_indexrun_archive_fields_together",
+            ),
         ]
+
+    @property
+    def is_archived(self) -> bool:
+        """True when the run's levels and allocations are in its archive, not in the tables."""
+        return self.archived_at is not None
 
     def __str__(self) -> str:
         return f"{self.index_id} run #{self.pk} ({self.status})"

@@ -8,7 +8,11 @@ Guarantees:
 - starting is idempotent: a server that already answers is reused, never started twice;
 - a crashed or stale server (pid file left behind, process gone or not answering) is detected,
   its leftovers removed and a fresh server started on the same data directory;
-- data lives under ``<repo>/.data/`` (git-ignored) and survives restarts.
+- data lives under ``<repo>/.data/`` (git-ignored) and survives restarts;
+- PostgreSQL archives its WAL (``archive_mode = on``) into ``wal_archive_dir_for(data_dir)``, so
+  that ``manage.py pitr_drill`` can recover any point in time since a base backup. Turning
+  archiving on needs one server restart; ``ensure_postgres`` does it at start-up, and only when
+  no other client is connected (otherwise it leaves it for the next start and says so).
 
 Production settings never import this module.
 """
@@ -20,6 +24,8 @@ import hashlib
 import importlib
 import logging
 import os
+import shlex
+import shutil
 import subprocess
 import tempfile
 import time
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,10 @@ DATA_DIR = Path(os.environ.get("AUTOINDEX_DATA_DIR", REPO_ROOT / ".data"))
 DATABASE_NAME = "autoindex"
 REDIS_START_TIMEOUT_S = 10.0
 MAX_SOCKET_PATH_LENGTH = 100
+# A segment is archived when it is full or, at the latest, this long after the last write: WAL of
+# a quiet development server still reaches the archive within a minute.
+ARCHIVE_TIMEOUT_S = 60
+PG_CTL_RESTART_TIMEOUT_S = 60
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -66,7 +77,11 @@ def _postgres_answers(host: str, port: int, user: str) -> bool:
 
 
 def ensure_postgres(data_dir: Path = DATA_DIR) -> PostgresParams:
-    """Start (or reuse) the embedded PostgreSQL and make sure the project database exists."""
+    """Start (or reuse) the embedded PostgreSQL and make sure the project database exists.
+
+    Also makes sure the server archives WAL into ``wal_archive_dir_for(data_dir)`` (see
+    ``_ensure_wal_archiving``): the returned server may have been restarted once to enable it.
+    """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI); the fallback it picks is fine.
         warnings.simplefilter("ignore")
@@ -85,6 +100,10 @@ def ensure_postgres(data_dir: Path = DATA_DIR) -> PostgresParams:
         server = _start_pgserver(pgserver, pgdata)
         info = server.get_postmaster_info()
         host, port = str(info.socket_dir), int(info.port or 5432)
+    if _ensure_wal_archiving(pgserver, pgdata, host, port, wal_archive_dir_for(data_dir)):
+        # The restart kept postmaster.opts (same socket dir and port); read them afresh anyway.
+        info = _start_pgserver(pgserver, pgdata).get_postmaster_info()
+        host, port = str(info.socket_dir), int(info.port or 5432)
     with psycopg.connect(
         host=host, port=port, user="postgres", dbname="postgres", autocommit=True
     ) as conn:
@@ -102,6 +121,125 @@ def _start_pgserver(pgserver_module: Any, pgdata: Path) -> Any:
     # one handle per data directory in the process; drop it so the server is looked at afresh.
     pgserver_module.PostgresServer._instances.pop(pgdata.resolve(), None)
     return pgserver_module.get_server(pgdata, cleanup_mode=None)
+
+
+def wal_archive_dir_for(data_dir: Path) -> Path:
+    """The folder the embedded server under ``data_dir`` archives its WAL into.
+
+    ``WAL_ARCHIVE_DIR`` (read at call time: the settings load ``.env`` into the environment before
+    they start the server) applies to the default data directory only, where it matches the
+    ``WAL_ARCHIVE_DIR`` setting; any other data directory (a test's throwaway server) archives
+    into its own ``<data_dir>/wal-archive``, never into a developer's archive.
+    """
+    configured = os.environ.get("WAL_ARCHIVE_DIR")
+    if configured and data_dir.resolve() == DATA_DIR.resolve():
+        return Path(configured)
+    return data_dir / "wal-archive"
+
+
+def archive_command_for(wal_archive_dir: Path) -> str:
+    """``archive_command`` that copies a finished segment into ``wal_archive_dir``, never over one.
+
+    ``test ! -f`` makes a second copy of a segment fail loudly instead of overwriting the archived
+    one (PostgreSQL's documented recipe). The path is shell-quoted, and ``%`` doubled because the
+    server expands ``%f``/``%p`` in the command.
+    """
+    target = shlex.quote(str(wal_archive_dir.resolve()).replace("%", "%%")) + "/%f"
+    return f"test ! -f {target} && cp %p {target}"
+
+
+def _server_os_user() -> str | None:
+    # PostgreSQL refuses to run as root; pgserver then runs it as the ``pgserver`` user it creates.
+    return "pgserver" if os.geteuid() == 0 else None
+
+
+def _wal_archive_dir_prepare(wal_archive_dir: Path) -> None:
+    """Create the archive folder so that the server's OS user can write into it."""
+    wal_archive_dir.mkdir(parents=True, exist_ok=True)
+    server_user = _server_os_user()
+    if server_user is not None:
+        pgserver_utils: Any = importlib.import_module("pgserver.utils")
+        pgserver_utils.ensure_prefix_permissions(wal_archive_dir)
+        shutil.chown(wal_archive_dir, user=server_user, group=server_user)
+
+
+def _ensure_wal_archiving(
+    pgserver_module: Any, pgdata: Path, host: str, port: int, wal_archive_dir: Path
+) -> bool:
+    """Configure WAL archiving into ``wal_archive_dir``; return whether the server was restarted.
+
+    ``archive_command`` and ``archive_timeout`` take effect on reload; ``archive_mode`` (and a
+    ``wal_level`` below ``replica``) only on a restart. The restart happens here, at start-up, and
+    only when no other client is connected: a fast restart would cut the connections of web,
+    workers or a test run sharing the server. It runs under pgserver's inter-process lock, so a
+    process starting meanwhile waits for it instead of finding the server half-way down. When
+    clients are connected, the settings are stored (ALTER SYSTEM) and the next start enables them.
+    """
+    archive_command = archive_command_for(wal_archive_dir)
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        current = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('archive_mode', 'archive_command', 'archive_timeout', 'wal_level')"
+            ).fetchall()
+        )
+        wanted = {
+            "archive_mode": "on",
+            "archive_command": archive_command,
+            "archive_timeout": str(ARCHIVE_TIMEOUT_S),
+        }
+        if current.get("wal_level") == "minimal":
+            wanted["wal_level"] = "replica"  # archiving needs at least replica; keep logical
+        changed = {name: value for name, value in wanted.items() if current.get(name) != value}
+        if not changed:
+            return False
+        _wal_archive_dir_prepare(wal_archive_dir)
+        for name, value in changed.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+        conn.execute("SELECT pg_reload_conf()")
+        if current.get("archive_mode") == "on" and "wal_level" not in changed:
+            logger.info("embedded postgres: WAL archiving now goes to %s", wal_archive_dir)
+            return False
+        with pgserver_module.PostgresServer._lock:
+            others_row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchone()
+            others = int(others_row[0]) if others_row else 0
+            if others:
+                logger.warning(
+                    "embedded postgres: WAL archiving into %s is configured but needs a restart, "
+                    "and %d other client(s) are connected; it starts with the next start of the "
+                    "server (python -m core.embedded down, then up)",
+                    wal_archive_dir,
+                    others,
+                )
+                return False
+            conn.close()
+            logger.warning(
+                "embedded postgres: restarting it once to enable WAL archiving into %s",
+                wal_archive_dir,
+            )
+            pg_commands: Any = importlib.import_module("pgserver._commands")
+            # ``restart`` reuses postmaster.opts, i.e. the socket dir and port pgserver chose;
+            # the log goes where pgserver sends it.
+            restart_args = ["-w", "-t", str(PG_CTL_RESTART_TIMEOUT_S), "-m", "fast"]
+            try:
+                pg_commands.pg_ctl(
+                    [*restart_args, "-l", str(pgdata / "log"), "restart"],
+                    pgdata=pgdata,
+                    user=_server_os_user(),
+                    timeout=PG_CTL_RESTART_TIMEOUT_S + 10,
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                raise EmbeddedServiceError(
+                    f"embedded postgres did not restart with WAL archiving; see {pgdata / 'log'}"
+                ) from error
+    return True
 
 
 def _redis_answers(socket_path: Path) -> bool:

@@ -19,8 +19,11 @@ from core.admin import (
 
 from .models import Index, IndexRun
 from .services import (
+    RunArchiveError,
     index_create,
     index_restore,
+    index_run_archive,
+    index_run_archive_restore,
     index_run_publish,
     index_soft_delete,
     index_update,
@@ -62,9 +65,23 @@ class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         index_restore(index=obj, actor=request.user)
 
 
+class ArchivedFilter(admin.SimpleListFilter):
+    title = "archived"
+    parameter_name = "archived"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Archived"), ("no", "In the database")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> QuerySet[IndexRun]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(archived_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(IndexRun)
 class IndexRunAdmin(admin.ModelAdmin):
-    """Runs are read-only records; analysts can publish a succeeded or superseded run."""
+    """Runs are read-only records; analysts can publish a succeeded or superseded run, and
+    archive (policy permitting) or restore superseded runs (``portfolio.services.archive``)."""
 
     list_display = [
         "id",
@@ -77,10 +94,11 @@ class IndexRunAdmin(admin.ModelAdmin):
         "rebalance_count",
         "started_at",
         "finished_at",
+        "archived_at",
     ]
-    list_filter = ["status", "trigger", "index"]
+    list_filter = ["status", "trigger", "index", ArchivedFilter]
     list_select_related = ["index", "triggered_by"]
-    actions = ["publish_run"]
+    actions = ["publish_run", "archive_runs", "restore_runs"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
@@ -94,15 +112,46 @@ class IndexRunAdmin(admin.ModelAdmin):
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("portfolio.change_indexrun")
 
+    def has_archive_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("portfolio.change_indexrun")
+
     @admin.action(description="Publish this run", permissions=["publish"])
     def publish_run(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one run to publish.", messages.ERROR)
             return
         run = queryset.get()
+        if run.is_archived:
+            # The database refuses it too (portfolio_indexrun_published_not_archived).
+            self.message_user(
+                request, f"Run #{run.pk} is archived: restore it first.", messages.ERROR
+            )
+            return
         try:
             index_run_publish(run=run, actor=request.user)
         except ValueError as error:
             self.message_user(request, str(error), messages.ERROR)
             return
         self.message_user(request, f"Run #{run.pk} of {run.index} is now published.")
+
+    @admin.action(
+        description="Archive selected runs (old superseded runs only)", permissions=["archive"]
+    )
+    def archive_runs(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> None:
+        for run in queryset.select_related("index").order_by("pk"):
+            try:
+                index_run_archive(run=run)
+            except RunArchiveError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
+            self.message_user(request, f"Run #{run.pk} of {run.index} archived.")
+
+    @admin.action(description="Restore selected runs from their archive", permissions=["archive"])
+    def restore_runs(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> None:
+        for run in queryset.select_related("index").order_by("pk"):
+            try:
+                index_run_archive_restore(run=run)
+            except RunArchiveError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
+            self.message_user(request, f"Run #{run.pk} of {run.index} restored from its archive.")

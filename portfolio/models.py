@@ -104,7 +104,11 @@ class IndexRun(TimeStampedModel):
     # ARCHIVE (portfolio.services.archive): an old superseded run's levels and allocations are
     # moved to verified files and removed from the hot tables; the run row and its summary stay.
     archived_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the levels and allocations moved to the archive."
+        null=True,
+        blank=True,
+        help_text=(
+            "When the levels and allocations moved to the archive (null: they are in the database)."
+        ),
     )
     archive_location = models.CharField(
         max_length=255,

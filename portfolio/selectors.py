@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from market.models import Asset, Price, RefreshRun
 
@@ -273,4 +278,111 @@ def _inputs_changed(
     return any(
         finished_at is not None and finished_at >= run.started_at and symbols.intersection(changed)
         for finished_at, changed in refreshes
+    )
+
+
+# ARCHIVING (portfolio.services.archive)
+
+
+def index_runs_archivable(
+    *,
+    now: datetime.datetime,
+    after_days: int | None = None,
+    keep_superseded: int | None = None,
+) -> QuerySet[IndexRun]:
+    """Superseded runs whose rows may move to the archive at ``now``, oldest first, with their
+    index. ``after_days`` and ``keep_superseded`` default to ``RUN_ARCHIVE_AFTER_DAYS`` and
+    ``RUN_ARCHIVE_KEEP_SUPERSEDED``.
+
+    A run is listed when it is ``superseded``, not archived, finished (started, when it has no
+    finish time) more than ``after_days`` before ``now``, not brought back from its archive in
+    that window either, and not among the ``keep_superseded`` newest superseded runs of its
+    index (newest by start; archived runs count, so raising the setting never archives more).
+    The published run, running, succeeded-but-never-published and failed runs are never
+    listed. One query.
+    """
+    if after_days is None:
+        after_days = settings.RUN_ARCHIVE_AFTER_DAYS
+    if keep_superseded is None:
+        keep_superseded = settings.RUN_ARCHIVE_KEEP_SUPERSEDED
+    older_than = now - datetime.timedelta(days=after_days)
+    superseded = IndexRun.objects.filter(status=IndexRun.Status.SUPERSEDED)
+    newest_superseded = (
+        superseded.annotate(
+            newness=Window(
+                RowNumber(),
+                partition_by=[F("index_id")],
+                order_by=[F("started_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(newness__lte=keep_superseded)
+        .values("pk")
+    )
+    return (
+        superseded.filter(archived_at__isnull=True)
+        .annotate(ended_at=Coalesce("finished_at", "started_at"))
+        .filter(ended_at__lt=older_than)
+        .filter(Q(archive_restored_at__isnull=True) | Q(archive_restored_at__lt=older_than))
+        .exclude(pk__in=newest_superseded)
+        .select_related("index")
+        .order_by("started_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """One run's levels and allocations as columns, in primary-key order, floats as stored."""
+
+    value_dates: npt.NDArray[np.datetime64]
+    levels: npt.NDArray[np.float64]
+    allocation_dates: npt.NDArray[np.datetime64]
+    asset_ids: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float64]
+
+
+# Each aggregate packs its column in the same order (the primary key), so the columns stay
+# paired; float8send gives the stored float64 bits, so nothing is rounded on the way.
+_PACKED_VALUES_SQL = """
+SELECT string_agg(int4send(date - DATE '2000-01-01'), ''::bytea ORDER BY date),
+       string_agg(float8send(level), ''::bytea ORDER BY date)
+FROM portfolio_indexvalue WHERE run_id = %s
+"""
+_PACKED_ALLOCATIONS_SQL = """
+SELECT string_agg(int4send(rebalance_date - DATE '2000-01-01'), ''::bytea
+                  ORDER BY rebalance_date, asset_id),
+       string_agg(int8send(asset_id), ''::bytea ORDER BY rebalance_date, asset_id),
+       string_agg(float8send(weight), ''::bytea ORDER BY rebalance_date, asset_id)
+FROM portfolio_allocation WHERE run_id = %s
+"""
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def _unpacked(packed: bytes | None, wire_type: str) -> npt.NDArray[Any]:
+    # ``string_agg`` over no rows is NULL; the native-endian copy is what numpy works with.
+    values = np.frombuffer(packed or b"", dtype=wire_type)
+    return values.astype(values.dtype.newbyteorder("="))
+
+
+def index_run_rows(*, run_id: int) -> RunRows:
+    """Every level and allocation of one run (empty columns for an archived run). Two queries,
+    each one row of packed binary columns (as ``market.selectors.prices.closes_matrix``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PACKED_VALUES_SQL, [run_id])
+        value_days, levels = cursor.fetchone()
+        cursor.execute(_PACKED_ALLOCATIONS_SQL, [run_id])
+        allocation_days, asset_ids, weights = cursor.fetchone()
+    return RunRows(
+        value_dates=_PG_EPOCH + _unpacked(value_days, ">i4").astype("timedelta64[D]"),
+        levels=_unpacked(levels, ">f8"),
+        allocation_dates=_PG_EPOCH + _unpacked(allocation_days, ">i4").astype("timedelta64[D]"),
+        asset_ids=_unpacked(asset_ids, ">i8"),
+        weights=_unpacked(weights, ">f8"),
+    )
+
+
+def index_run_has_rows(*, run_id: int) -> bool:
+    """True when any level or allocation of the run is in the hot tables. One or two queries."""
+    return (
+        IndexValue.objects.filter(run_id=run_id).exists()
+        or Allocation.objects.filter(run_id=run_id).exists()
     )

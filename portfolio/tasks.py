@@ -1,4 +1,4 @@
-"""Celery tasks of the portfolio app: the nightly chain and index computations.
+"""Celery tasks of the portfolio app: the nightly chain, index computations, run archiving.
 
 Thin wrappers that call services and return a small summary. The chain is explicit: beat (and
 every "refresh" job of the API and the admin, through ``REFRESH_JOB_TASK``) runs
@@ -19,7 +19,7 @@ from market.models import RefreshRun
 from market.tasks import REFRESH_RETRY_POLICY, refresh_from_task_arguments, refresh_summary
 
 from .models import Index, IndexRun
-from .services import index_run_compute, indexes_recompute_enqueue
+from .services import index_run_compute, index_runs_archive, indexes_recompute_enqueue
 
 FINISHED_STATUSES = (
     IndexRun.Status.SUCCEEDED,
@@ -92,3 +92,15 @@ def compute_index(
             ),
         )
     return {"index": index.slug, "run_id": run.pk, "status": run.status}
+
+
+@shared_task(name="portfolio.tasks.runs_archive")
+def runs_archive() -> dict[str, Any]:
+    """Monthly (beat): archive the superseded runs the policy selects (``RUN_ARCHIVE_*``).
+
+    Idempotent: an archived run is never selected again, so a redelivery archives nothing
+    more. Not retried: a failure (a file that does not read back as written, a full disk) is
+    raised for Celery to record; runs archived before it stay archived, and the next pass
+    carries on.
+    """
+    return index_runs_archive().summary()

@@ -131,6 +131,7 @@ EXAMPLE_RUN = {
     "started_at": "2024-09-12T22:40:55Z",
     "finished_at": "2024-09-12T22:41:07Z",
     "published_at": "2024-09-12T22:41:07Z",
+    "archived_at": None,
 }
 
 

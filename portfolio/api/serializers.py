@@ -267,6 +267,7 @@ class IndexRunOutputSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "published_at",
+            "archived_at",
         ]
         read_only_fields = fields
 

@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='indexrun',
             name='archived_at',
-            field=models.DateTimeField(blank=True, help_text='When the levels and allocations moved to the archive.', null=True),
+            field=models.DateTimeField(blank=True, help_text='When the levels and allocations moved to the archive (null: they are in the database).', null=True),
         ),
         migrations.AddField(
             model_name='indexrun',

@@ -3,6 +3,11 @@
 Django's migration state gets the normal model (composite primary key, check constraints); the
 database gets hand-written DDL because the ORM cannot declare ``PARTITION BY``. Constraint names
 match the model's so that ``makemigrations`` stays clean.
+
+Backwards drops ``market_price`` (``DROP TABLE … CASCADE``): its partitions go with it, the yearly
+ones created here and any that ``ensure_partitions`` added later, and so does every stored price.
+The partition step's reverse is ``RunPython.noop`` on purpose: it runs just before that drop,
+which removes the partitions it created.
 """
 
 import datetime

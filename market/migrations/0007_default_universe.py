@@ -3,6 +3,10 @@
 The refresh used to create them on every run, which brought back any asset an analyst had
 soft-deleted. Now they are created once, here (and by the demo loader): a symbol that already
 exists, live or soft-deleted, is left alone.
+
+Backwards is ``RunPython.noop`` on purpose: the seeded assets stay. By then they may have prices
+(``Price.asset`` protects them), indexes may hold them, and assets are only ever soft-deleted.
+Forwards again adds only the symbols that are missing.
 """
 
 from django.db import migrations

@@ -3,6 +3,11 @@
 The universe assets and the benchmark (``BENCHMARK_SYMBOL``, default SPY) are created if they
 do not exist yet, so the index is computable as soon as prices are loaded
 (``manage.py load_demo_data`` or a refresh).
+
+Backwards is ``RunPython.noop`` on purpose: the index, its strategy and the assets stay. By then
+the index may have runs (``IndexRun.index`` protects it) and an analyst's edits, and the assets
+may have prices; the migration adds no schema that would need them gone. Forwards again creates
+nothing while a live ``autoindex`` exists.
 """
 
 from django.conf import settings

@@ -11,7 +11,6 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 from django.urls import reverse
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from portfolio.models import Allocation, IndexRun, IndexValue
 from portfolio.selectors import index_runs_archivable
@@ -269,7 +268,7 @@ def test_archive_restore_command_names_an_unknown_run():
 def test_an_archived_runs_detail_still_answers_and_says_it_is_archived(runs):
     index_runs_archive(now=NOW)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(AnalystFactory())}")
+    client.force_authenticate(user=AnalystFactory())
     url = reverse(
         "api:index-run-detail",
         kwargs={"version": "v2", "slug": "archived", "pk": runs["s200"].pk},

@@ -24,9 +24,11 @@ import hashlib
 import importlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -48,6 +50,10 @@ MAX_SOCKET_PATH_LENGTH = 100
 # a quiet development server still reaches the archive within a minute.
 ARCHIVE_TIMEOUT_S = 60
 PG_CTL_RESTART_TIMEOUT_S = 60
+WAL_SEGMENT_NAME = re.compile(r"^[0-9A-F]{24}$")
+# A segment's first page starts with XLogLongPageHeaderData: the 24-byte short header, then the
+# cluster's 64-bit system identifier (in the server's byte order, i.e. this machine's).
+WAL_SYSID_OFFSET = 24
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -163,6 +169,43 @@ def _wal_archive_dir_prepare(wal_archive_dir: Path) -> None:
         shutil.chown(wal_archive_dir, user=server_user, group=server_user)
 
 
+def _segment_system_identifier(segment: Path) -> int | None:
+    try:
+        with segment.open("rb") as wal:
+            header = wal.read(WAL_SYSID_OFFSET + 8)
+    except OSError:
+        return None
+    if len(header) < WAL_SYSID_OFFSET + 8:
+        return None
+    return int.from_bytes(header[WAL_SYSID_OFFSET:], sys.byteorder)
+
+
+def _wal_archive_retire_foreign(wal_archive_dir: Path, system_identifier: int) -> None:
+    """Move another cluster's WAL (and base backups) out of the way into ``retired-<sysid>/``.
+
+    A data directory deleted and initialised again is a new cluster whose segment names start
+    over: ``test ! -f`` would then refuse every segment already archived by the old one, and WAL
+    would pile up unarchived. The old files stay together, still restorable as a set.
+    """
+    if not wal_archive_dir.is_dir():
+        return
+    segments = sorted(p for p in wal_archive_dir.iterdir() if WAL_SEGMENT_NAME.match(p.name))
+    if not segments:
+        return
+    foreign = _segment_system_identifier(segments[-1])
+    if foreign is None or foreign == system_identifier:
+        return
+    retired = wal_archive_dir / f"retired-{foreign}"
+    retired.mkdir(exist_ok=True)
+    for entry in wal_archive_dir.iterdir():
+        if not entry.name.startswith("retired-"):
+            entry.rename(retired / entry.name)
+    logger.warning(
+        "embedded postgres: the WAL archive held another cluster's files; moved them to %s",
+        retired,
+    )
+
+
 def _ensure_wal_archiving(
     pgserver_module: Any, pgdata: Path, host: str, port: int, wal_archive_dir: Path
 ) -> bool:
@@ -179,7 +222,7 @@ def _ensure_wal_archiving(
     with psycopg.connect(
         host=host, port=port, user="postgres", dbname="postgres", autocommit=True
     ) as conn:
-        current = dict(
+        current: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings WHERE name IN "
                 "('archive_mode', 'archive_command', 'archive_timeout', 'wal_level')"
@@ -196,6 +239,10 @@ def _ensure_wal_archiving(
         if not changed:
             return False
         _wal_archive_dir_prepare(wal_archive_dir)
+        if current.get("archive_mode") != "on":
+            sysid_row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+            if sysid_row is not None:
+                _wal_archive_retire_foreign(wal_archive_dir, int(sysid_row[0]))
         for name, value in changed.items():
             conn.execute(
                 sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db.migrations import Migration
+from django.db.migrations import Migration, RunPython
 from django.db.migrations.loader import MigrationLoader
 
 from tests.migrations.scratch import (
@@ -25,7 +25,7 @@ from tests.migrations.scratch import (
     scratch_database,
 )
 
-pytestmark = pytest.mark.slow  # about a minute and a half: every step is a manage.py process
+pytestmark = pytest.mark.slow  # one to two minutes: every step is a manage.py process
 
 
 def migration_loader() -> MigrationLoader:
@@ -82,6 +82,16 @@ def first_irreversible(plan: list[Migration]) -> Migration | None:
     )
 
 
+def test_first_irreversible_is_the_first_migration_of_the_plan_without_a_reverse():
+    schema_change = Migration("0002_schema_change", "demo")
+    schema_change.operations = [RunPython(RunPython.noop, RunPython.noop)]
+    seeding = Migration("0001_seeding", "demo")
+    seeding.operations = [RunPython(RunPython.noop)]  # no reverse: irreversible
+
+    assert first_irreversible([schema_change, seeding]) is seeding
+    assert first_irreversible([schema_change]) is None
+
+
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[ScratchDatabase]:
     with scratch_database() as database:
@@ -97,11 +107,16 @@ def forward_schema(scratch: ScratchDatabase) -> Schema:
     return schema
 
 
+def migrate_what_is_unapplied(database: ScratchDatabase, forward_schema: Schema) -> None:
+    """Apply every migration again (one more ``migrate``, only if some is unapplied)."""
+    if database.applied_migrations() != forward_schema["migrations"]:
+        database.manage("migrate", "--no-input")
+
+
 @pytest.fixture
 def migrated(scratch: ScratchDatabase, forward_schema: Schema) -> ScratchDatabase:
     """The scratch database, fully migrated whatever a failed test before left behind."""
-    if scratch.applied_migrations() != forward_schema["migrations"]:
-        scratch.manage("migrate", "--no-input")
+    migrate_what_is_unapplied(scratch, forward_schema)
     return scratch
 
 
@@ -118,8 +133,8 @@ def test_latest_migration_rolls_back_and_forward_to_the_same_schema(
     assert (app_label, latest.name) not in migrated.applied_migrations()
     migrated.manage("migrate", app_label, latest.name, "--no-input")
     assert (app_label, latest.name) in migrated.applied_migrations()
-    # Rolling back an initial migration also unapplied the apps that depend on it.
-    migrated.manage("migrate", "--no-input")
+    # The rollback also unapplied what depends on the latest migration (other apps' migrations).
+    migrate_what_is_unapplied(migrated, forward_schema)
 
     assert schema_differences(forward_schema, migrated.schema()) == {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -138,20 +139,25 @@ class IndexRunAdmin(admin.ModelAdmin):
         description="Archive selected runs (old superseded runs only)", permissions=["archive"]
     )
     def archive_runs(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> None:
-        for run in queryset.select_related("index").order_by("pk"):
-            try:
-                index_run_archive(run=run)
-            except RunArchiveError as error:
-                self.message_user(request, str(error), messages.ERROR)
-                continue
-            self.message_user(request, f"Run #{run.pk} of {run.index} archived.")
+        self._each_run(request, queryset, index_run_archive, "archived")
 
     @admin.action(description="Restore selected runs from their archive", permissions=["archive"])
     def restore_runs(self, request: HttpRequest, queryset: QuerySet[IndexRun]) -> None:
+        self._each_run(request, queryset, index_run_archive_restore, "restored from its archive")
+
+    def _each_run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[IndexRun],
+        service: Callable[..., IndexRun],
+        done: str,
+    ) -> None:
+        """Call ``service(run=…)`` for each selected run (each its own transaction): one
+        message per run, the service's reason when it refuses."""
         for run in queryset.select_related("index").order_by("pk"):
             try:
-                index_run_archive_restore(run=run)
+                service(run=run)
             except RunArchiveError as error:
                 self.message_user(request, str(error), messages.ERROR)
                 continue
-            self.message_user(request, f"Run #{run.pk} of {run.index} restored from its archive.")
+            self.message_user(request, f"Run #{run.pk} of {run.index} {done}.")

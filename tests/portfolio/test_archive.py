@@ -296,3 +296,19 @@ def test_admin_restores_an_archived_run(runs, client):
         f"Run #{runs['s200'].pk} of Archived Index restored from its archive.",
         f"run #{runs['s10'].pk} is not archived",
     ]
+
+
+def test_admin_refuses_to_publish_an_archived_run(runs, client):
+    index_runs_archive(now=NOW)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(
+        reverse("admin:portfolio_indexrun_changelist"),
+        {"action": "publish_run", "_selected_action": [runs["s200"].pk]},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        f"Run #{runs['s200'].pk} is archived: restore it first."
+    ]
+    assert IndexRun.objects.get(pk=runs["published"].pk).status == IndexRun.Status.PUBLISHED

@@ -405,6 +405,14 @@ BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
 BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=8)
 # A last verified backup older than this is a readiness warning (and a stale metric).
 BACKUP_VERIFY_MAX_AGE_HOURS = env.int("BACKUP_VERIFY_MAX_AGE_HOURS", default=48)
+# Folder of the PostgreSQL client programs (pg_dump, pg_restore, psql) for backups. Empty: the
+# embedded pgserver wheel's when installed (dev, the embedded server's version), else PATH.
+# They must be at least the server's major version.
+BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
+# Non-fatal readiness entries: name -> dotted path of a function returning {"status": ...}.
+# /health/ready reports them under "advisories" and never fails on them (core imports no app,
+# so the check is named here, by the layer that wires the apps together).
+HEALTH_READY_ADVISORIES = {"backup": "operations.selectors.backup_health"}
 # WAL archive for point-in-time recovery (the embedded server archives into it).
 WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(BASE_DIR / ".data" / "wal-archive")))
 # Superseded index runs older than this many days are archived to files, except the published

@@ -1,0 +1,49 @@
+"""Celery tasks of the operations app: the nightly backup and its verification (beat, see
+``portfolio/schedules.py``). Thin wrappers that call one service and return a small summary.
+
+Neither is retried: a failure is recorded on the ``Backup`` row (and raised for Celery to
+record when the backup itself failed); the next night runs again, and readiness turns the
+backup advisory ``stale`` when nights keep failing. A redelivered ``backup_create`` takes one
+more backup of the same data, which the next retention prunes (one kept per day): nothing grows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from operations.backups import BackupAlreadyRunning, backup_create, backup_verify
+from operations.models import Backup
+
+
+def backup_summary(backup: Backup) -> dict[str, Any]:
+    """What a caller wants to know of a backup, JSON-ready."""
+    totals = backup.manifest.get("totals", {})
+    return {
+        "backup": backup.name,
+        "status": backup.status,
+        "size_bytes": backup.size_bytes,
+        "tables": totals.get("tables"),
+        "rows": totals.get("rows"),
+        "seconds": backup.timings,
+        "pruned": backup.retention.get("pruned", []),
+        "verification": backup.verification_status or None,
+        "verification_error": backup.verification_error or None,
+    }
+
+
+@shared_task(name="operations.tasks.backup_create")
+def backup_create_task() -> dict[str, Any]:
+    """Nightly (01:30 UTC, after the refresh chain): back up the database, then retention."""
+    try:
+        backup = backup_create()
+    except BackupAlreadyRunning as error:
+        return {"skipped": str(error)}
+    return backup_summary(backup)
+
+
+@shared_task(name="operations.tasks.backup_verify")
+def backup_verify_task(*, name: str | None = None) -> dict[str, Any]:
+    """Daily (02:30 UTC): verify ``name`` (default: the newest backup) in a scratch database."""
+    return backup_summary(backup_verify(name=name))

@@ -131,11 +131,17 @@ def wal_archive_prune(*, wal_archive_dir: Path, oldest_needed: str) -> int:
     """Delete archived WAL older than segment ``oldest_needed``; return how many files went.
 
     ``oldest_needed`` is the start segment of the oldest base backup kept: nothing before it can
-    be replayed onto any kept backup. ``pg_archivecleanup`` decides which files precede it
-    (segments of every timeline, and backup history files); sub-folders are left alone.
+    be replayed onto any kept backup. ``pg_archivecleanup`` removes the older segments (of every
+    timeline: it compares the log/segment part of the name only); the backup history files of
+    older backups (``<segment>.<offset>.backup``, which it leaves) go by the same rule. Timeline
+    history files and sub-folders are left alone.
     """
     if not WAL_SEGMENT_NAME.match(oldest_needed):
         raise PitrError(f"not a WAL segment name: {oldest_needed!r}")
     before = {p.name for p in wal_archive_dir.iterdir()}
     run_tool("pg_archivecleanup", [str(wal_archive_dir), oldest_needed], timeout_s=300)
+    for history in wal_archive_dir.glob("*.backup"):
+        segment = history.name.split(".", 1)[0]
+        if WAL_SEGMENT_NAME.match(segment) and segment[8:] < oldest_needed[8:]:
+            history.unlink()
     return len(before - {p.name for p in wal_archive_dir.iterdir()})

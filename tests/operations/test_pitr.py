@@ -10,8 +10,10 @@ import datetime as dt
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from operations.pitr import (
     BaseBackup,
     LocalServer,
     PitrError,
+    RecoveredServer,
     archive_require,
     archive_status,
     base_backup_take,
@@ -32,6 +35,7 @@ from operations.pitr import (
     local_server_start,
     recovered_server,
     wal_archive_flush,
+    wal_archive_prune,
 )
 from operations.pitr.tools import hand_over, run_tool
 
@@ -108,15 +112,21 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         server.stop()
 
 
+def _recovered(
+    history: History, target_time: dt.datetime, tmp_path: Path
+) -> AbstractContextManager[RecoveredServer]:
+    return recovered_server(
+        base_backup=history.base_backup,
+        wal_archive_dir=history.wal_archive_dir,
+        target_time=target_time,
+        data_dir=tmp_path / "restored",
+    )
+
+
 def test_recovery_to_a_time_between_two_writes_has_the_first_and_not_the_second(
     history: History, tmp_path: Path
 ) -> None:
-    with recovered_server(
-        base_backup=history.base_backup,
-        wal_archive_dir=history.wal_archive_dir,
-        target_time=history.after_first,
-        data_dir=tmp_path / "restored",
-    ) as recovered:
+    with _recovered(history, history.after_first, tmp_path) as recovered:
         assert _rows(recovered.conninfo) == ["first"]
         assert recovered.last_transaction_at is not None
     assert not (tmp_path / "restored").exists()
@@ -124,12 +134,7 @@ def test_recovery_to_a_time_between_two_writes_has_the_first_and_not_the_second(
 
 
 def test_recovery_to_a_time_after_both_writes_has_both(history: History, tmp_path: Path) -> None:
-    with recovered_server(
-        base_backup=history.base_backup,
-        wal_archive_dir=history.wal_archive_dir,
-        target_time=history.after_second,
-        data_dir=tmp_path / "restored",
-    ) as recovered:
+    with _recovered(history, history.after_second, tmp_path) as recovered:
         assert _rows(recovered.conninfo) == ["first", "second"]
 
 
@@ -137,12 +142,7 @@ def test_recovered_copy_never_archives_into_the_source_archive(
     history: History, tmp_path: Path
 ) -> None:
     before = {p.name for p in history.wal_archive_dir.iterdir()}
-    with recovered_server(
-        base_backup=history.base_backup,
-        wal_archive_dir=history.wal_archive_dir,
-        target_time=history.after_first,
-        data_dir=tmp_path / "restored",
-    ) as recovered:
+    with _recovered(history, history.after_first, tmp_path) as recovered:
         assert archive_status(conninfo=recovered.conninfo).enabled is False
         with recovered.server.connect() as conn:
             conn.execute("SELECT pg_switch_wal()")  # the copy's new timeline closes a segment
@@ -160,12 +160,7 @@ def test_a_target_before_the_base_backup_is_refused(history: History, tmp_path: 
     too_early = history.base_backup.started_at - dt.timedelta(hours=1)
     with (
         pytest.raises(PitrError, match="before the base backup finished"),
-        recovered_server(
-            base_backup=history.base_backup,
-            wal_archive_dir=history.wal_archive_dir,
-            target_time=too_early,
-            data_dir=tmp_path / "restored",
-        ),
+        _recovered(history, too_early, tmp_path),
     ):
         pass
 
@@ -209,6 +204,30 @@ def test_archive_off_is_one_line_saying_how_to_enable_it(
     assert not server.running()
 
 
+def test_pruning_keeps_the_wal_from_the_oldest_needed_segment_on(tmp_path: Path) -> None:
+    names = [
+        "000000010000000000000001",
+        "000000010000000000000001.00000028.backup",
+        "000000010000000000000002",
+        "000000010000000000000003.00000028.backup",
+        "000000020000000000000003",
+        "00000002.history",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "base").mkdir()
+
+    removed = wal_archive_prune(wal_archive_dir=tmp_path, oldest_needed="000000010000000000000003")
+
+    assert removed == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "000000010000000000000003.00000028.backup",
+        "00000002.history",
+        "000000020000000000000003",
+        "base",
+    ]
+
+
 def _postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
@@ -242,11 +261,32 @@ def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_embedded_server_archives_wal_into_its_own_data_dir(embedded_dir: Path) -> None:
     params = embedded.ensure_postgres(embedded_dir)
-    conninfo = f"host={params.host} port={params.port} user={params.user} dbname={params.name}"
+    conninfo = params.url
 
     assert archive_require(conninfo=conninfo).archive_mode == "on"
     segment = wal_archive_flush(conninfo=conninfo, wal_archive_dir=embedded_dir / "wal-archive")
     assert (embedded_dir / "wal-archive" / segment).is_file()
+
+
+def test_embedded_server_moves_another_clusters_wal_out_of_its_archive(
+    embedded_dir: Path,
+) -> None:
+    # Given an archive left by an earlier cluster in the same place (its data dir was deleted):
+    # its segment names would clash with the new cluster's, and archiving would fail on them
+    archive = embedded_dir / "wal-archive"
+    archive.mkdir()
+    other_cluster = 7000000000000000001
+    header = bytes(embedded.WAL_SYSID_OFFSET) + other_cluster.to_bytes(8, sys.byteorder)
+    (archive / "000000010000000000000001").write_bytes(header + bytes(64))
+    (archive / "base").mkdir()
+
+    params = embedded.ensure_postgres(embedded_dir)
+
+    retired = archive / f"retired-{other_cluster}"
+    assert sorted(p.name for p in retired.iterdir()) == ["000000010000000000000001", "base"]
+    conninfo = params.url
+    segment = wal_archive_flush(conninfo=conninfo, wal_archive_dir=archive)
+    assert (archive / segment).is_file()
 
 
 def test_embedded_server_is_not_restarted_under_connected_clients(
@@ -254,7 +294,7 @@ def test_embedded_server_is_not_restarted_under_connected_clients(
 ) -> None:
     # Given a server whose archiving was turned off, and a client connected to it
     params = embedded.ensure_postgres(embedded_dir)
-    conninfo = f"host={params.host} port={params.port} user={params.user} dbname={params.name}"
+    conninfo = params.url
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET archive_mode = off")
     pgdata = embedded_dir / "postgres"

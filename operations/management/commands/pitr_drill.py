@@ -7,6 +7,7 @@ Progress goes to stderr, the report to stdout; any failure is one ``CommandError
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -31,6 +32,7 @@ from operations.pitr import (
     wal_archive_prune,
 )
 from operations.pitr.snapshot import DatabaseSnapshot, database_snapshot
+from operations.pitr.tools import server_os_user
 
 # Connection OPTIONS that are libpq parameters (the rest are Django's or psycopg's own).
 LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options")
@@ -52,13 +54,14 @@ def live_conninfo() -> str:
 
 
 def _aware_datetime(value: str) -> dt.datetime:
+    # ArgumentTypeError: argparse turns it into a usage error (one line, exit status 2).
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--target is not an ISO timestamp: {value}") from None
+        raise argparse.ArgumentTypeError(f"not an ISO timestamp: {value}") from None
     if parsed.tzinfo is None:
         # Recovery targets are instants; a local wall-clock time would be guessed wrong.
-        raise CommandError(f"--target needs a UTC offset, e.g. {value}Z or {value}+00:00")
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. {value}Z or {value}+00:00")
     return parsed
 
 
@@ -197,7 +200,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"recovered to {target} from base backup {backup.path.name} "
             f"(finished {backup.finished_at.isoformat(timespec='seconds')}) and WAL through "
-            f"{segment}; last replayed commit: {recovered.last_transaction_at or 'none'}"
+            f"{segment}; last replayed commit: "
+            f"{recovered.last_transaction_at or 'none since the base backup'}"
         )
         rows: list[tuple[str, str, str]] = []
         for table, live_count in live.row_counts.items():
@@ -219,11 +223,12 @@ class Command(BaseCommand):
 
     def _kept(self, recovered: RecoveredServer) -> None:
         server = recovered.server
-        as_user = " (as the pgserver user)" if server.process.args else ""
+        user = server_os_user()
+        as_user = f" (as the {user} user)" if user else ""
         self.stdout.write(
             f"kept: the recovered server runs on {server.data_dir}; connect with "
             f"psql '{server.conninfo}'; stop it with pg_ctl -D {server.data_dir} stop -m fast"
-            f"{as_user}, then delete that folder"
+            f"{as_user}, then delete that folder and {server.socket_dir}"
         )
 
     def _prune(self, archive_dir: Path, used: BaseBackup) -> None:

@@ -25,7 +25,7 @@ from tests.migrations.scratch import (
     scratch_database,
 )
 
-pytestmark = pytest.mark.slow  # one to two minutes: every step is a manage.py process
+pytestmark = pytest.mark.slow  # about two minutes: every step is a manage.py process
 
 
 def migration_loader() -> MigrationLoader:

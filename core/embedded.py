@@ -82,11 +82,14 @@ def _postgres_answers(host: str, port: int, user: str) -> bool:
         return False
 
 
-def ensure_postgres(data_dir: Path = DATA_DIR) -> PostgresParams:
+def ensure_postgres(data_dir: Path = DATA_DIR, *, archive_wal: bool = False) -> PostgresParams:
     """Start (or reuse) the embedded PostgreSQL and make sure the project database exists.
 
-    Also makes sure the server archives WAL into ``wal_archive_dir_for(data_dir)`` (see
-    ``_ensure_wal_archiving``): the returned server may have been restarted once to enable it.
+    With ``archive_wal`` (local runs: ``make run``, ``python -m core.embedded up``) it also makes
+    sure the server archives WAL into ``wal_archive_dir_for(data_dir)`` for the point-in-time
+    recovery drill (see ``_ensure_wal_archiving``): the returned server may have been restarted
+    once to enable it. Test runs do not ask for it (every test database they create would be
+    archived: hundreds of MB a run); the PITR tests start clusters of their own.
     """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI); the fallback it picks is fine.
@@ -106,7 +109,9 @@ def ensure_postgres(data_dir: Path = DATA_DIR) -> PostgresParams:
         server = _start_pgserver(pgserver, pgdata)
         info = server.get_postmaster_info()
         host, port = str(info.socket_dir), int(info.port or 5432)
-    if _ensure_wal_archiving(pgserver, pgdata, host, port, wal_archive_dir_for(data_dir)):
+    if archive_wal and _ensure_wal_archiving(
+        pgserver, pgdata, host, port, wal_archive_dir_for(data_dir)
+    ):
         # The restart kept postmaster.opts (same socket dir and port); read them afresh anyway.
         info = _start_pgserver(pgserver, pgdata).get_postmaster_info()
         host, port = str(info.socket_dir), int(info.port or 5432)
@@ -414,7 +419,8 @@ def main() -> None:
     if command == "down":
         stop_all()
         return
-    params = ensure_postgres()
+    # `up` is how local runs start (make run): their server archives WAL for the PITR drill.
+    params = ensure_postgres(archive_wal=command == "up")
     redis_url = ensure_redis()
     if command == "env":
         print(f"export DATABASE_URL='{params.url}'")  # noqa: T201

@@ -88,16 +88,16 @@ def schedules() -> tuple[Schedule, ...]:
     )
 
 
-def schedules_sync(apps: Any) -> None:
+def schedules_sync(apps: Any, using: str = "default") -> None:
     """Create the missing schedule rows (migration helper, historical models).
 
     A row that exists under its name or a previous name keeps its times and enabled flag; only
     its name and task are brought up to date (a task that moved, e.g. the nightly chain).
     """
-    crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
+    crontabs = apps.get_model("django_celery_beat", "CrontabSchedule").objects.db_manager(using)
+    tasks = apps.get_model("django_celery_beat", "PeriodicTask").objects.db_manager(using)
     for schedule in schedules():
-        existing = task_model.objects.filter(
+        existing = tasks.filter(
             name__in=[schedule.name, *schedule.previous_names]
         ).first()
         if existing is not None:
@@ -105,7 +105,7 @@ def schedules_sync(apps: Any) -> None:
             existing.save(update_fields=["name", "task"])
             continue
         minute, hour, day_of_week, day_of_month, month_of_year = schedule.crontab
-        crontab, _ = crontab_model.objects.get_or_create(
+        crontab, _ = crontabs.get_or_create(
             minute=minute,
             hour=hour,
             day_of_week=day_of_week,
@@ -113,7 +113,7 @@ def schedules_sync(apps: Any) -> None:
             month_of_year=month_of_year,
             timezone="UTC",
         )
-        task_model.objects.create(
+        tasks.create(
             name=schedule.name,
             task=schedule.task,
             crontab=crontab,
@@ -122,8 +122,8 @@ def schedules_sync(apps: Any) -> None:
         )
 
 
-def schedules_remove(apps: Any) -> None:
+def schedules_remove(apps: Any, using: str = "default") -> None:
     """Reverse of :func:`schedules_sync`: drop the rows it manages."""
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
+    tasks = apps.get_model("django_celery_beat", "PeriodicTask").objects.db_manager(using)
     names = [name for schedule in schedules() for name in (schedule.name, *schedule.previous_names)]
-    task_model.objects.filter(name__in=names).delete()
+    tasks.filter(name__in=names).delete()

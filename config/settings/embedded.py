@@ -11,12 +11,13 @@ from typing import Any
 from .base import env
 
 
-def database_config() -> dict[str, Any]:
+def database_config(*, archive_wal: bool = False) -> dict[str, Any]:
+    """``DATABASE_URL``, else the embedded server (archiving WAL when ``archive_wal``)."""
     if env.str("DATABASE_URL", default=""):
         return env.db_url("DATABASE_URL")
     from core.embedded import ensure_postgres
 
-    params = ensure_postgres()
+    params = ensure_postgres(archive_wal=archive_wal)
     return {"NAME": params.name, "USER": params.user, "HOST": params.host, "PORT": params.port}
 
 

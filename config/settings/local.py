@@ -12,7 +12,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="local-development-only-not-secret-au
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000"])
 
-DATABASES = {"default": database_settings(database_config())}
+# Local runs archive the embedded server's WAL (WAL_ARCHIVE_DIR) for `manage.py pitr_drill`.
+DATABASES = {"default": database_settings(database_config(archive_wal=True))}
 REDIS_URL = redis_url()
 globals().update(redis_settings(REDIS_URL))
 

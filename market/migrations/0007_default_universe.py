@@ -16,8 +16,9 @@ from market.universe import DEFAULT_UNIVERSE, asset_fields
 
 def seed(apps, schema_editor):
     Asset = apps.get_model("market", "Asset")
-    known = set(Asset.objects.values_list("symbol", flat=True))  # historical: every row
-    Asset.objects.bulk_create(
+    assets = Asset.objects.db_manager(schema_editor.connection.alias)
+    known = set(assets.values_list("symbol", flat=True))  # historical: every row
+    assets.bulk_create(
         [Asset(**asset_fields(spec)) for spec in DEFAULT_UNIVERSE if spec["symbol"] not in known],
         ignore_conflicts=True,
     )

@@ -10,11 +10,11 @@ from portfolio.schedules import schedules_remove, schedules_sync
 
 
 def forwards(apps, schema_editor):
-    schedules_sync(apps)
+    schedules_sync(apps, using=schema_editor.connection.alias)
 
 
 def backwards(apps, schema_editor):
-    schedules_remove(apps)
+    schedules_remove(apps, using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

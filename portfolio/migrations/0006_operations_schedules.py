@@ -6,12 +6,12 @@ from portfolio.schedules import schedules_sync
 
 
 def forwards(apps, schema_editor):
-    schedules_sync(apps)
+    schedules_sync(apps, using=schema_editor.connection.alias)
 
 
 def backwards(apps, schema_editor):
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(
+    PeriodicTask.objects.using(schema_editor.connection.alias).filter(
         name__in=[
             "operations: nightly backup",
             "operations: daily backup verification",

@@ -260,7 +260,7 @@ def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_embedded_server_archives_wal_into_its_own_data_dir(embedded_dir: Path) -> None:
-    params = embedded.ensure_postgres(embedded_dir)
+    params = embedded.ensure_postgres(embedded_dir, archive_wal=True)
     conninfo = params.url
 
     assert archive_require(conninfo=conninfo).archive_mode == "on"
@@ -280,7 +280,7 @@ def test_embedded_server_moves_another_clusters_wal_out_of_its_archive(
     (archive / "000000010000000000000001").write_bytes(header + bytes(64))
     (archive / "base").mkdir()
 
-    params = embedded.ensure_postgres(embedded_dir)
+    params = embedded.ensure_postgres(embedded_dir, archive_wal=True)
 
     retired = archive / f"retired-{other_cluster}"
     assert sorted(p.name for p in retired.iterdir()) == ["000000010000000000000001", "base"]
@@ -293,7 +293,7 @@ def test_embedded_server_is_not_restarted_under_connected_clients(
     embedded_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a server whose archiving was turned off, and a client connected to it
-    params = embedded.ensure_postgres(embedded_dir)
+    params = embedded.ensure_postgres(embedded_dir, archive_wal=True)
     conninfo = params.url
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET archive_mode = off")
@@ -309,13 +309,13 @@ def test_embedded_server_is_not_restarted_under_connected_clients(
 
     with psycopg.connect(conninfo) as client, caplog.at_level(logging.WARNING):
         # When the server is ensured while that client is connected
-        embedded.ensure_postgres(embedded_dir)
+        embedded.ensure_postgres(embedded_dir, archive_wal=True)
         # Then it keeps running, and says archiving waits for the next start
         assert _postmaster_pid(embedded_dir) == pid
         assert client.execute("SELECT 1").fetchone() == (1,)
         assert "needs a restart" in caplog.text
 
     # And once nobody is connected, it is restarted with archiving on
-    embedded.ensure_postgres(embedded_dir)
+    embedded.ensure_postgres(embedded_dir, archive_wal=True)
     assert _postmaster_pid(embedded_dir) != pid
     assert archive_status(conninfo=conninfo).archive_mode == "on"

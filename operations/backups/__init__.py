@@ -6,7 +6,9 @@
   --check, drop; the result is stored on the ``Backup`` row;
 - ``restore``: ``backup_restore`` — into the configured (or a given) database, refusing while
   writers run;
-- ``measure``: ``backup_figures`` — size and time of a backup and a verify, for benchmarks.
+- ``measure``: ``backup_figures`` — size and time of a backup and a verify, for benchmarks
+  (imported from its module: it uses ``django.test.override_settings``, which the app itself
+  never loads).
 
 The commands (``backup``, ``backup_verify``, ``restore``) and tasks (``operations.tasks``) are
 thin callers of these functions.
@@ -21,7 +23,6 @@ from .errors import (
     ProgramFailed,
     RestoreRefused,
 )
-from .measure import backup_figures
 from .restore import RestoreResult, backup_restore
 from .retention import backups_prune, backups_to_keep
 from .verify import backup_verify
@@ -35,7 +36,6 @@ __all__ = [
     "RestoreRefused",
     "RestoreResult",
     "backup_create",
-    "backup_figures",
     "backup_restore",
     "backup_verify",
     "backups_prune",

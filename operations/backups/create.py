@@ -36,7 +36,7 @@ from django.db import connections
 from django.utils import timezone
 
 from operations.models import Backup
-from operations.storage import backup_location, backup_storage
+from operations.storage import STORAGE_ERRORS, backup_location, backup_storage
 
 from .errors import BackupAlreadyRunning
 from .files import file_upload, json_upload
@@ -99,11 +99,9 @@ def _snapshot_and_dump(
     conn.read_only = True
     with conn.transaction(), conn.cursor() as cursor:
         with phases.phase("snapshot"):
-            row = cursor.execute(
+            snapshot, snapshot_at, server_version = cursor.execute(
                 "SELECT pg_export_snapshot(), now(), current_setting('server_version')"
-            ).fetchone()
-            assert row is not None  # noqa: S101  (a SELECT without FROM returns one row)
-            snapshot, snapshot_at, server_version = row
+            ).fetchall()[0]
             contents = contents_read(cursor)
         # The transaction stays open until pg_dump is done: an exported snapshot lives only
         # as long as the transaction that exported it.
@@ -195,7 +193,11 @@ def _fail(
 ) -> None:
     logger.error("backup failed", extra={"backup": backup.name}, exc_info=error)
     for key in stored:
-        storage.delete(key)  # a dump without its manifest, or the reverse, is not a backup
+        # A dump without its manifest, or the reverse, is not a backup: remove what was stored.
+        try:
+            storage.delete(key)
+        except STORAGE_ERRORS:
+            logger.warning("could not delete a partial backup file", extra={"key": key})
     backup.status = Backup.Status.FAILED
     backup.error = str(error) or type(error).__name__
     backup.finished_at = timezone.now()

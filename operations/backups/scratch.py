@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import psycopg
 from django.db import connections
+from django.db.utils import load_backend
 from django.utils import timezone
 from psycopg import sql
 
@@ -104,20 +105,22 @@ def scratch_databases_drop_stale(source: Database, *, now: dt.datetime) -> list[
 @contextmanager
 def database_alias(database: Database, *, like: str = "default") -> Iterator[str]:
     """A Django connection alias on ``database`` (``like``'s settings, without the pool), for
-    running Django itself against it (``migrate --check``, ORM reads in tests); removed on exit.
+    running Django itself against it (``migrate --check``, ORM reads); removed on exit.
+
+    The connection is registered in ``connections`` but not in ``settings.DATABASES``: it is
+    this process's (this thread's) own, invisible to code that iterates the configured
+    databases, and nothing global is changed.
     """
     alias = f"operations_{database.name}"
     config = copy.deepcopy(connections[like].settings_dict)
     config["NAME"] = database.name
     # A pool would keep connections open and make the scratch database impossible to drop.
     config["OPTIONS"] = {key: value for key, value in config["OPTIONS"].items() if key != "pool"}
-    connections.settings[alias] = config
+    connections[alias] = load_backend(config["ENGINE"]).DatabaseWrapper(config, alias)
     try:
         yield alias
     finally:
-        if alias in connections.settings:
-            try:
-                connections[alias].close()
-            finally:
-                del connections[alias]
-                del connections.settings[alias]
+        try:
+            connections[alias].close()
+        finally:
+            del connections[alias]

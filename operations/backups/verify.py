@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ def backup_verify(
     storage = backup_storage()
     source = Database.from_settings(connections[using].settings_dict)
     phases = Phases(progress)
+    started = time.perf_counter()
     problems: list[str] = []
     report: dict[str, Any] = {"backup": backup.name}
     try:
@@ -164,8 +166,11 @@ def backup_verify(
     except BackupError as error:
         problems.append(str(error))
     except Exception as error:
+        report["total_seconds"] = round(time.perf_counter() - started, 3)
         _record(backup, [f"{type(error).__name__}: {error}"], report, phases)
         raise
+    # The phases leave out creating and dropping the scratch database: the total does not.
+    report["total_seconds"] = round(time.perf_counter() - started, 3)
     _record(backup, problems, report, phases)
     log = logger.info if not problems else logger.error
     log("backup verified", extra={"backup": backup.name, "ok": not problems, **phases.seconds})

@@ -30,19 +30,22 @@ class Command(BaseCommand):
             backup = backup_verify(name=options["name"], progress=progress)
         report = backup.verification_report
         restored = report.get("restored", {})
+        scratch = report.get("scratch_database")
         rows = [
             ("backup", backup.name),
-            ("duration", seconds_text(report.get("seconds", {}))),
+            ("duration", f"{report.get('total_seconds', 0):.2f} s"),
+            ("phases", seconds_text(report.get("seconds", {}))),
             ("tables", restored.get("tables", "n/a")),
             ("rows", restored.get("rows", "n/a")),
-            ("scratch db", f"{report.get('scratch_database', 'none')} (dropped)"),
+            ("scratch db", f"{scratch} (dropped)" if scratch else "not created"),
         ]
+        self.stdout.write(table(rows))
         if backup.verification_status != backup.Verification.OK:
-            self.stdout.write(table(rows))
-            for problem in report.get("problems", []):
-                self.stderr.write(f"  - {problem}")
+            problems = report.get("problems", [])
+            if len(problems) > 1:
+                for problem in problems:
+                    self.stderr.write(f"  - {problem}")
             raise CommandError(
                 f"backup {backup.name} failed verification: {backup.verification_error}"
             )
         self.stdout.write(self.style.SUCCESS(f"backup {backup.name} verified"))
-        self.stdout.write(table(rows))

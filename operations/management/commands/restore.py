@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connections
 
 from operations.backups import backup_restore
 from operations.backups.postgres import Database
@@ -26,13 +26,19 @@ class Command(BaseCommand):
             "--confirm", action="store_true", help="really replace the database's contents"
         )
         parser.add_argument(
+            "--database",
+            default="default",
+            help="the Django database alias to restore into (default: default)",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="restore even though refresh, index or backup runs are marked running",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        target = Database.from_settings(connection.settings_dict).label
+        using = options["database"]
+        target = Database.from_settings(connections[using].settings_dict).label
         with one_line_errors("restore"):
             manifest = backup_manifest(name=options["name"])
         totals = manifest["totals"]
@@ -50,7 +56,9 @@ class Command(BaseCommand):
             one_line_errors("restore"),
             phase_bar(RESTORE_PHASES, desc="restore", verbosity=options["verbosity"]) as progress,
         ):
-            result = backup_restore(name=options["name"], force=options["force"], progress=progress)
+            result = backup_restore(
+                name=options["name"], using=using, force=options["force"], progress=progress
+            )
         published = ", ".join(
             f"{run['index']} run #{run['run_id']}" for run in manifest["published_runs"]
         )

@@ -107,6 +107,8 @@ class AuditEvent(models.Model):
         INDEX_RESTORED = "portfolio.index_restored", "Index restored"
         COMPUTE_TRIGGERED = "portfolio.compute_triggered", "Index compute triggered"
         RUN_PUBLISHED = "portfolio.run_published", "Index run published"
+        RUN_ARCHIVED = "portfolio.run_archived", "Index run archived"
+        RUN_RESTORED = "portfolio.run_restored", "Index run restored from its archive"
         USER_CREATED = "accounts.user_created", "User created"
         USER_UPDATED = "accounts.user_updated", "User updated"
         USER_DELETED = "accounts.user_deleted", "User deleted"

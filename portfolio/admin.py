@@ -152,11 +152,11 @@ class IndexRunAdmin(admin.ModelAdmin):
         service: Callable[..., IndexRun],
         done: str,
     ) -> None:
-        """Call ``service(run=…)`` for each selected run (each its own transaction): one
+        """Call ``service(run=…, actor=…)`` for each selected run (each its own transaction): one
         message per run, the service's reason when it refuses."""
         for run in queryset.select_related("index").order_by("pk"):
             try:
-                service(run=run)
+                service(run=run, actor=request.user)
             except RunArchiveError as error:
                 self.message_user(request, str(error), messages.ERROR)
                 continue

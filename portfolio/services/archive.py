@@ -64,6 +64,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import AuditEvent
+from accounts.services import audit_record
 from core.pgcopy import binary_copy_payload, copy_binary
 from portfolio.models import IndexRun
 from portfolio.selectors import RunRows, index_run_has_rows, index_run_rows, index_runs_archivable
@@ -154,7 +156,9 @@ def _refuse_unless_archivable(run: IndexRun, now: datetime.datetime) -> None:
         )
 
 
-def index_run_archive(*, run: IndexRun, now: datetime.datetime | None = None) -> IndexRun:
+def index_run_archive(
+    *, run: IndexRun, now: datetime.datetime | None = None, actor: Any = None
+) -> IndexRun:
     """Move one run's levels and allocations to its verified archive; return the run.
 
     Preconditions (checked, ``RunArchiveError`` otherwise, nothing changed): the archiving
@@ -197,6 +201,12 @@ def index_run_archive(*, run: IndexRun, now: datetime.datetime | None = None) ->
         locked.archived_allocation_count = checksums.allocations
         locked.archive_bytes = archive.total_bytes
         locked.save(update_fields=[*ARCHIVE_FIELDS, "updated_at"])
+        audit_record(
+            action=AuditEvent.Action.RUN_ARCHIVED,
+            actor=actor,
+            target=locked,
+            details={"location": location, "sha256": archive.manifest_sha256, **deleted},
+        )
     logger.info(
         "index run archived",
         extra={"run_id": run.pk, "location": location, "bytes": archive.total_bytes, **deleted},
@@ -204,7 +214,9 @@ def index_run_archive(*, run: IndexRun, now: datetime.datetime | None = None) ->
     return locked
 
 
-def index_run_archive_restore(*, run: IndexRun, now: datetime.datetime | None = None) -> IndexRun:
+def index_run_archive_restore(
+    *, run: IndexRun, now: datetime.datetime | None = None, actor: Any = None
+) -> IndexRun:
     """Bring an archived run's levels and allocations back exactly; return the run.
 
     Raises ``RunArchiveCorruptError`` (a file missing or not matching its checksum) or
@@ -234,6 +246,12 @@ def index_run_archive_restore(*, run: IndexRun, now: datetime.datetime | None = 
             setattr(locked, field, value)
         locked.archive_restored_at = now or timezone.now()
         locked.save(update_fields=[*ARCHIVE_FIELDS, "archive_restored_at", "updated_at"])
+        audit_record(
+            action=AuditEvent.Action.RUN_RESTORED,
+            actor=actor,
+            target=locked,
+            details={"location": run.archive_location, "sha256": run.archive_sha256},
+        )
     logger.info(
         "index run restored from its archive",
         extra={"run_id": run.pk, "location": run.archive_location},
@@ -264,7 +282,10 @@ ArchiveProgress = Callable[[IndexRun, int], None]
 
 
 def index_runs_archive(
-    *, now: datetime.datetime | None = None, progress: ArchiveProgress | None = None
+    *,
+    now: datetime.datetime | None = None,
+    progress: ArchiveProgress | None = None,
+    actor: Any = None,
 ) -> ArchiveReport:
     """Archive every run the policy selects at ``now`` (default: the current time), oldest
     first; ``progress(run, total)`` after each one.
@@ -277,7 +298,7 @@ def index_runs_archive(
     candidates = list(index_runs_archivable(now=now))
     archived = []
     for run in candidates:
-        archived.append(index_run_archive(run=run, now=now))
+        archived.append(index_run_archive(run=run, now=now, actor=actor))
         if progress is not None:
             progress(archived[-1], len(candidates))
     return ArchiveReport(tuple(archived), round(time.perf_counter() - started, 3))

@@ -102,12 +102,14 @@ def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
     One transaction with the index row locked, so concurrent publishes serialise and readers
     see either the old or the new run, never none or both. Audited (``actor`` ``None``: the
     system's publish after a computation). Raises ``ValueError`` for a run that cannot be
-    published (running or failed).
+    published (running, failed, or archived: its rows are in files).
     """
     Index.all_objects.select_for_update().get(pk=run.index_id)
     run = IndexRun.objects.select_for_update().get(pk=run.pk)
     if run.status not in (IndexRun.Status.SUCCEEDED, IndexRun.Status.SUPERSEDED):
         raise ValueError(f"only a succeeded or superseded run can be published, not {run.status}")
+    if run.is_archived:
+        raise ValueError(f"run #{run.pk} is archived: restore it from its archive first")
     IndexRun.objects.filter(index_id=run.index_id, status=IndexRun.Status.PUBLISHED).update(
         status=IndexRun.Status.SUPERSEDED
     )

@@ -8,10 +8,11 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts.models import AuditEvent
 from portfolio.models import Allocation, IndexRun, IndexValue
 from portfolio.selectors import index_runs_archivable
 from portfolio.services import (
@@ -215,11 +216,14 @@ def test_the_published_run_is_never_archived(runs):
     assert IndexValue.objects.filter(run=runs["published"]).count() == 60
 
 
-def test_an_archived_run_cannot_be_published(runs):
+def test_the_database_refuses_an_archived_run_as_the_published_one(runs):
     index_runs_archive(now=NOW)
 
-    with pytest.raises(IntegrityError, match="portfolio_indexrun_published_not_archived"):
-        index_run_publish(run=runs["s200"])
+    with (
+        pytest.raises(IntegrityError, match="portfolio_indexrun_published_not_archived"),
+        transaction.atomic(),
+    ):
+        IndexRun.objects.filter(pk=runs["s200"].pk).update(status=IndexRun.Status.PUBLISHED)
 
     assert IndexRun.objects.get(pk=runs["published"].pk).status == IndexRun.Status.PUBLISHED
 
@@ -312,3 +316,30 @@ def test_admin_refuses_to_publish_an_archived_run(runs, client):
         f"Run #{runs['s200'].pk} is archived: restore it first."
     ]
     assert IndexRun.objects.get(pk=runs["published"].pk).status == IndexRun.Status.PUBLISHED
+
+
+def test_archiving_and_restoring_are_audited_with_the_actor(runs):
+    analyst = AnalystFactory()
+    run = runs["s200"]
+
+    index_run_archive(run=run, now=NOW, actor=analyst)
+    index_run_archive_restore(run=run, now=NOW, actor=analyst)
+
+    archived, restored = AuditEvent.objects.order_by("id").filter(
+        action__in=[AuditEvent.Action.RUN_ARCHIVED, AuditEvent.Action.RUN_RESTORED]
+    )
+    assert (archived.action, archived.actor, archived.target_id) == (
+        AuditEvent.Action.RUN_ARCHIVED,
+        analyst,
+        str(run.pk),
+    )
+    assert archived.details["location"] == f"{run.index.slug}/{run.pk}"
+    assert restored.action == AuditEvent.Action.RUN_RESTORED
+    assert restored.details["sha256"] == archived.details["sha256"]
+
+
+def test_an_archived_run_cannot_be_published_until_restored(runs):
+    run = index_run_archive(run=runs["s200"], now=NOW)
+
+    with pytest.raises(ValueError, match="is archived: restore it from its archive first"):
+        index_run_publish(run=run)

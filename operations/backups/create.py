@@ -21,6 +21,7 @@ Temporary files go to the system temporary folder (``TMPDIR``): it needs room fo
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import tempfile
 import time
@@ -72,8 +73,10 @@ class Phases:
 
 
 def backup_name(database: str, at: Any) -> str:
-    """``<database>-<UTC yyyymmddThhmmssZ>-<random>``: sorts by time, unique, no clock race."""
-    return f"{database}-{at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    """``<database>-<UTC yyyymmddThhmmssZ>-<random>``: sorts by time, unique, no clock race;
+    only letters, digits, ``_``, ``.`` and ``-``, so it is a safe file and object name."""
+    safe = re.sub(r"[^A-Za-z0-9_.]+", "_", database)
+    return f"{safe}-{at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def _lock(conn: psycopg.Connection[Any]) -> None:

@@ -181,3 +181,13 @@ def test_the_backup_advisory_costs_one_query(backup, django_assert_num_queries):
 
     with django_assert_num_queries(1):
         assert backup_health()["status"] == "ok"
+
+
+def test_a_failing_advisory_is_reported_and_never_makes_readiness_fail(client, settings):
+    settings.HEALTH_READY_ADVISORIES = {"backup": "operations.selectors.no_such_function"}
+
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["advisories"] == {"backup": {"status": "error"}}

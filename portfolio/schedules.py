@@ -97,9 +97,7 @@ def schedules_sync(apps: Any, using: str = "default") -> None:
     crontabs = apps.get_model("django_celery_beat", "CrontabSchedule").objects.db_manager(using)
     tasks = apps.get_model("django_celery_beat", "PeriodicTask").objects.db_manager(using)
     for schedule in schedules():
-        existing = tasks.filter(
-            name__in=[schedule.name, *schedule.previous_names]
-        ).first()
+        existing = tasks.filter(name__in=[schedule.name, *schedule.previous_names]).first()
         if existing is not None:
             existing.name, existing.task = schedule.name, schedule.task
             existing.save(update_fields=["name", "task"])

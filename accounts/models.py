@@ -109,6 +109,7 @@ class AuditEvent(models.Model):
         RUN_PUBLISHED = "portfolio.run_published", "Index run published"
         RUN_ARCHIVED = "portfolio.run_archived", "Index run archived"
         RUN_RESTORED = "portfolio.run_restored", "Index run restored from its archive"
+        BACKUP_RESTORED = "operations.backup_restored", "Database restored from a backup"
         USER_CREATED = "accounts.user_created", "User created"
         USER_UPDATED = "accounts.user_updated", "User updated"
         USER_DELETED = "accounts.user_deleted", "User deleted"

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
+from accounts.models import AuditEvent
 from market.models import RefreshRun
 from operations.backups import (
     ChecksumMismatch,
@@ -79,7 +80,14 @@ def test_the_restored_database_holds_exactly_the_manifests_rows(published_backup
     target = Database.from_settings(connections[fresh_database].settings_dict)
     with target.connect() as conn, conn.transaction(), conn.cursor() as cursor:
         restored = contents_read(cursor)
-    assert restored["tables"] == backup.manifest["tables"]
+    audit = "public.accounts_auditevent"
+    # Everything as backed up, and the restore itself audited on top (written after it).
+    assert {t: n for t, n in restored["tables"].items() if t != audit} == {
+        t: n for t, n in backup.manifest["tables"].items() if t != audit
+    }
+    assert restored["tables"][audit] == backup.manifest["tables"][audit] + 1
+    event = AuditEvent.objects.using(fresh_database).get(action=AuditEvent.Action.BACKUP_RESTORED)
+    assert (event.actor, event.details["backup"]) == (None, backup.name)
     assert restored["published_runs"] == backup.manifest["published_runs"]
 
 

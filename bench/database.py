@@ -10,11 +10,11 @@ from django.db import connection
 
 
 @contextmanager
-def benchmark_database() -> Iterator[None]:
+def benchmark_database(suffix: str = "") -> Iterator[None]:
     creation = connection.creation
     old_name = connection.settings_dict["NAME"]
     # Its own name, so a benchmark never clobbers the test suite's database.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}{suffix}"
     print("creating benchmark database", file=sys.stderr, flush=True)
     creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:

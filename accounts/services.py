@@ -212,21 +212,12 @@ def role_changes_audit(
     ip: str | None = None,
 ) -> AuditEvent | None:
     """Record a change of ``user``'s groups (role assignment); nothing when unchanged."""
-    before_set, after_set = set(before), set(after)
-    if before_set == after_set:
-        return None
-    forget_cached_role(user)
-    return audit_record(
-        action=AuditEvent.Action.ROLE_CHANGED,
-        actor=actor,
-        target=user,
-        ip=ip,
-        details={
-            "added": sorted(after_set - before_set),
-            "removed": sorted(before_set - after_set),
-            "groups": sorted(after_set),
-        },
+    event = _set_change_audit(
+        AuditEvent.Action.ROLE_CHANGED, "groups", user, before, after, actor=actor, ip=ip
     )
+    if event is not None:
+        forget_cached_role(user)
+    return event
 
 
 def permission_changes_audit(
@@ -234,8 +225,8 @@ def permission_changes_audit(
 ) -> AuditEvent | None:
     """Record a change of the permissions granted to ``user`` directly (``app.codename``, not
     through a role); nothing when unchanged."""
-    return _permissions_audit(
-        AuditEvent.Action.PERMISSIONS_CHANGED, target=user, before=before, after=after, actor=actor
+    return _set_change_audit(
+        AuditEvent.Action.PERMISSIONS_CHANGED, "permissions", user, before, after, actor=actor
     )
 
 
@@ -243,18 +234,22 @@ def role_permissions_audit(
     *, group: Group, before: Iterable[str], after: Iterable[str], actor: Any
 ) -> AuditEvent | None:
     """Record a change of what a role (group) may do in the admin; nothing when unchanged."""
-    return _permissions_audit(
-        AuditEvent.Action.ROLE_PERMISSIONS_CHANGED,
-        target=group,
-        before=before,
-        after=after,
-        actor=actor,
+    return _set_change_audit(
+        AuditEvent.Action.ROLE_PERMISSIONS_CHANGED, "permissions", group, before, after, actor=actor
     )
 
 
-def _permissions_audit(
-    action: str, *, target: models.Model, before: Iterable[str], after: Iterable[str], actor: Any
+def _set_change_audit(
+    action: str,
+    name: str,
+    target: models.Model,
+    before: Iterable[str],
+    after: Iterable[str],
+    *,
+    actor: Any,
+    ip: str | None = None,
 ) -> AuditEvent | None:
+    """One event for a changed set (``added``, ``removed`` and the new set under ``name``)."""
     before_set, after_set = set(before), set(after)
     if before_set == after_set:
         return None
@@ -262,10 +257,11 @@ def _permissions_audit(
         action=action,
         actor=actor,
         target=target,
+        ip=ip,
         details={
             "added": sorted(after_set - before_set),
             "removed": sorted(before_set - after_set),
-            "permissions": sorted(after_set),
+            name: sorted(after_set),
         },
     )
 

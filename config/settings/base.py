@@ -392,8 +392,10 @@ RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = [
 # Where backups go: "local" (a folder, BACKUP_DIR) or "s3" (any S3-compatible store, through
 # django-storages: BACKUP_S3_BUCKET, BACKUP_S3_ENDPOINT_URL for a non-AWS store, credentials
 # from BACKUP_S3_ACCESS_KEY_ID/BACKUP_S3_SECRET_ACCESS_KEY or the usual AWS environment).
+# Local defaults live next to the embedded servers' data (AUTOINDEX_DATA_DIR, default .data/).
+_LOCAL_DATA_DIR = Path(env.str("AUTOINDEX_DATA_DIR", default=str(BASE_DIR / ".data")))
 BACKUP_STORAGE = env.str("BACKUP_STORAGE", default="local")
-BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / ".data" / "backups")))
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(_LOCAL_DATA_DIR / "backups")))
 BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
 BACKUP_S3_PREFIX = env.str("BACKUP_S3_PREFIX", default="autoindex/backups/")
 BACKUP_S3_ENDPOINT_URL = env.str("BACKUP_S3_ENDPOINT_URL", default="") or None
@@ -414,12 +416,12 @@ BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
 # so the check is named here, by the layer that wires the apps together).
 HEALTH_READY_ADVISORIES = {"backup": "operations.selectors.backup_health"}
 # WAL archive for point-in-time recovery (the embedded server archives into it).
-WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(BASE_DIR / ".data" / "wal-archive")))
+WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(_LOCAL_DATA_DIR / "wal-archive")))
 # Superseded index runs older than this many days are archived to files, except the published
 # run and the newest RUN_ARCHIVE_KEEP_SUPERSEDED superseded runs of each index.
 RUN_ARCHIVE_AFTER_DAYS = env.int("RUN_ARCHIVE_AFTER_DAYS", default=30)
 RUN_ARCHIVE_KEEP_SUPERSEDED = env.int("RUN_ARCHIVE_KEEP_SUPERSEDED", default=3)
-RUN_ARCHIVE_DIR = Path(env.str("RUN_ARCHIVE_DIR", default=str(BASE_DIR / ".data" / "run-archive")))
+RUN_ARCHIVE_DIR = Path(env.str("RUN_ARCHIVE_DIR", default=str(_LOCAL_DATA_DIR / "run-archive")))
 
 # LOGGING
 # Structured (JSON in production, key=value locally); every line carries the request id.

@@ -14,11 +14,17 @@ from django.db import models, transaction
 from core.errors import ApplicationError, ConflictError, ErrorCode
 from core.history import field_changes, history_user_set
 from core.request_context import current_client_ip, current_request_id
-from core.throttling import client_ip
+from core.throttling import BruteForceLimited, brute_force_check, client_ip
 
 from .models import AuditEvent, User
 from .roles import Role, forget_cached_role
-from .tokens import TokenPair, token_pair_issue
+from .tokens import (
+    RefreshTokenReusedError,
+    TokenPair,
+    token_pair_issue,
+    token_refresh,
+    token_revoke,
+)
 
 DEMO_ADMIN_EMAIL = "admin@autoindex.local"
 
@@ -144,7 +150,7 @@ def audit_from_request(
 
 @transaction.atomic
 def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
-    """Create an active, non-staff user with the viewer role.
+    """Create an active, non-staff user with the viewer role; audited (``auth.registered``).
 
     Preconditions: the password passed Django's validators and the e-mail is not taken
     (the input serializer checks both; the database constraint still rejects a race).
@@ -154,6 +160,7 @@ def user_register(*, email: str, password: str, first_name: str = "", last_name:
     )
     user.groups.add(Group.objects.get_or_create(name=Role.VIEWER.value)[0])
     forget_cached_role(user)
+    audit_record(action=AuditEvent.Action.REGISTERED, actor=user, target=user)
     return user
 
 
@@ -302,6 +309,50 @@ def login_with_password(*, request: Any, email: str, password: str) -> tuple[Use
         update_last_login(type(user), user)
         audit_from_request(request, action=AuditEvent.Action.LOGIN_SUCCEEDED, actor=user)
     return user, pair
+
+
+def session_refresh(*, raw: str) -> tuple[User, TokenPair]:
+    """Rotate a refresh token (:func:`~accounts.tokens.token_refresh`).
+
+    A rotated token presented again is a stolen or replayed one: ``token_refresh`` revokes the
+    user's sessions and raises :class:`~accounts.tokens.RefreshTokenReusedError`, which is
+    audited here (``auth.token_reuse``, committed even though the request fails) and re-raised.
+    """
+    try:
+        return token_refresh(raw=raw)
+    except RefreshTokenReusedError as reuse:
+        audit_record(
+            action=AuditEvent.Action.TOKEN_REUSE,
+            actor=reuse.user,
+            details={"jti": reuse.jti, "sessions_revoked": reuse.revoked},
+        )
+        raise
+
+
+def session_logout(*, raw: str) -> User | None:
+    """Revoke a refresh token (:func:`~accounts.tokens.token_revoke`) and audit the logout."""
+    user = token_revoke(raw=raw)
+    audit_record(action=AuditEvent.Action.LOGOUT, actor=user)
+    return user
+
+
+def attempt_limits_apply(*, request: Any, group: str, email: str, limits: Any) -> None:
+    """Count a sign-in or registration attempt against the brute-force ``limits``.
+
+    Raises :class:`~core.throttling.BruteForceLimited` (429) when a limit is exceeded; the
+    first refusal of a window is audited (``auth.rate_limited``, with the attempted e-mail).
+    """
+    try:
+        brute_force_check(request, group=group, limits=limits)
+    except BruteForceLimited as limited:
+        if limited.first_block:
+            audit_from_request(
+                request,
+                action=AuditEvent.Action.RATE_LIMITED,
+                actor_email=email.strip().lower()[:254],
+                details={"endpoint": group, "limit": limited.limit},
+            )
+        raise
 
 
 class InvalidCredentialsError(ApplicationError):

@@ -1,6 +1,7 @@
 """Auth endpoints (v2): token, refresh, logout, me, register; the audit log for admins.
 
-Views only parse input, apply the brute-force limits, call one service and render. Token,
+Views only parse input, apply the brute-force limits, call one service and render; the
+services record the audit events (sign-in, refresh reuse, logout, registration, limits). Token,
 refresh, logout and register take their credential in the body, so they do not run the
 Bearer authentication (a stale access token sent along must not block signing in). The OpenAPI
 description of each view is in :mod:`accounts.api.schema`.
@@ -17,14 +18,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import AuditEvent
 from accounts.permissions import IsAdminRole
 from accounts.selectors import audit_event_list
-from accounts.services import audit_from_request, login_with_password, user_register
-from accounts.tokens import RefreshTokenReusedError, token_refresh, token_revoke
+from accounts.services import (
+    attempt_limits_apply,
+    login_with_password,
+    session_logout,
+    session_refresh,
+    user_register,
+)
 from core.errors import ApplicationError, ErrorCode
 from core.pagination import CataloguePagination
-from core.throttling import BruteForceLimit, BruteForceLimited, brute_force_check, client_ip
+from core.throttling import BruteForceLimit, client_ip
 
 from .filters import AuditEventFilter
 from .schema import (
@@ -52,25 +57,16 @@ class RegistrationClosedError(ApplicationError):
 
 
 def _guard(request: Request, *, group: str, email: str, per_ip: str, per_email: str) -> None:
-    """Count the attempt per client IP and per e-mail; audit the first refusal of a window."""
-    try:
-        brute_force_check(
-            request,
-            group=group,
-            limits=[
-                BruteForceLimit("ip", per_ip, client_ip(request)),
-                BruteForceLimit("email", per_email, email.strip().lower()),
-            ],
-        )
-    except BruteForceLimited as limited:
-        if limited.first_block:
-            audit_from_request(
-                request,
-                action=AuditEvent.Action.RATE_LIMITED,
-                actor_email=email.strip().lower()[:254],
-                details={"endpoint": group, "limit": limited.limit},
-            )
-        raise
+    """Count the attempt per client IP and per e-mail (the service audits a refusal)."""
+    attempt_limits_apply(
+        request=request,
+        group=group,
+        email=email,
+        limits=[
+            BruteForceLimit("ip", per_ip, client_ip(request)),
+            BruteForceLimit("email", per_email, email.strip().lower()),
+        ],
+    )
 
 
 @token_obtain_schema
@@ -103,16 +99,7 @@ class TokenRefreshView(APIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            _, pair = token_refresh(raw=data.validated_data["refresh"])
-        except RefreshTokenReusedError as reuse:
-            audit_from_request(
-                request,
-                action=AuditEvent.Action.TOKEN_REUSE,
-                actor=reuse.user,
-                details={"jti": reuse.jti, "sessions_revoked": reuse.revoked},
-            )
-            raise
+        _, pair = session_refresh(raw=data.validated_data["refresh"])
         return Response(TokenPairOutputSerializer(pair).data)
 
 
@@ -124,8 +111,7 @@ class LogoutView(APIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = token_revoke(raw=data.validated_data["refresh"])
-        audit_from_request(request, action=AuditEvent.Action.LOGOUT, actor=user)
+        session_logout(raw=data.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -156,7 +142,6 @@ class RegisterView(APIView):
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_register(**data.validated_data)
-        audit_from_request(request, action=AuditEvent.Action.REGISTERED, actor=user, target=user)
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
@@ -51,47 +51,36 @@ class QueueUnavailableError(ServiceUnavailableError):
         )
 
 
-class _Task(Protocol):
-    name: str
-
-    def apply_async(self, *args: Any, **kwargs: Any) -> Any: ...
-
-
 @dataclass
 class Enqueued:
     """Filled in once the task is sent (at once outside a transaction, else at commit)."""
 
-    description: str
-    task_id: str | None = field(default=None, kw_only=True)
-    sent: bool = field(default=False, kw_only=True)
+    task_id: str | None = None
     # True when the broker refused the task at commit time (nothing was started).
     send_failed: bool = field(default=False, kw_only=True)
 
 
-def enqueue(task: _Task | str, *, description: str, **kwargs: Any) -> Enqueued:
-    """Send ``task`` (a task or a registered task name) with keyword arguments ``kwargs``.
+def enqueue(task_name: str, *, description: str, **kwargs: Any) -> Enqueued:
+    """Send the registered task ``task_name`` with keyword arguments ``kwargs``.
 
+    Tasks are sent by name, so an app can queue a higher app's task without importing it.
     Returns the receipt. Raises :class:`QueueUnavailableError` when called outside a
     transaction and the broker refuses; inside one, see the module docstring. ``kwargs`` must
     be JSON-serialisable (ids, ISO dates), never model instances.
     """
-    receipt = Enqueued(description)
+    receipt = Enqueued()
     in_transaction = transaction.get_connection().in_atomic_block
 
     def send() -> None:
         try:
-            if isinstance(task, str):
-                result = current_app.send_task(task, kwargs=kwargs)
-            else:
-                result = task.apply_async(kwargs=kwargs)
+            result = current_app.send_task(task_name, kwargs=kwargs)
         except BROKER_ERRORS:
             logger.error("could not enqueue %s", description, exc_info=True)
             receipt.send_failed = True
             if not in_transaction:
                 raise QueueUnavailableError(description) from None
             return
-        receipt.task_id = getattr(result, "id", None)
-        receipt.sent = True
+        receipt.task_id = result.id
         logger.info("%s enqueued", description, extra={"task_id": receipt.task_id})
 
     transaction.on_commit(send)

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from psycopg import sql
 
 from operations.backups.postgres import Database
-from operations.backups.scratch import database_alias
+from operations.backups.scratch import database_alias, scratch_database_exists
 
 # Committed data, visible to pg_dump's own connection; serialized_rollback puts back what the
 # migrations wrote (default universe, schedules) after the flush.
@@ -59,11 +59,7 @@ def source_database() -> Database:
 
 
 def database_exists(name: str) -> bool:
-    with source_database().connect(autocommit=True) as conn:
-        return (
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-            is not None
-        )
+    return scratch_database_exists(source_database(), name)
 
 
 @pytest.fixture

@@ -121,6 +121,8 @@ class RefreshRun(TimeStampedModel):
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
+        # Its process died (no heartbeat for several intervals); the next start marked it.
+        ABANDONED = "abandoned", "Abandoned"
 
     class Trigger(models.TextChoices):
         BEAT = "beat", "Schedule"
@@ -154,6 +156,22 @@ class RefreshRun(TimeStampedModel):
     )
     failure = models.TextField(blank=True, help_text="Why the run stopped early, if it did.")
     request_id = models.CharField(max_length=128, blank=True)
+    task_id = models.CharField(
+        max_length=64, blank=True, help_text="The Celery task that ran it (blank: not a task)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the process running it (renewed while it works).",
+    )
+    symbols_total = models.PositiveIntegerField(default=0, help_text="Symbols it plans to fetch.")
+    symbols_done = models.PositiveIntegerField(default=0, help_text="Symbols fetched so far.")
+    credits_planned = models.PositiveIntegerField(
+        default=0, help_text="Vendor credits the run's plan needs (estimated before it starts)."
+    )
+    bars_quarantined = models.PositiveIntegerField(
+        default=0, help_text="Bars held back by the price sanity checks (see Quarantined bars)."
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -183,3 +201,64 @@ class PriceRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset_id} {self.date}: {self.old_close} → {self.new_close}"
+
+
+class QuarantinedBar(TimeStampedModel):
+    """A vendor bar the price sanity checks held back: not in prices, not seen by the engine.
+
+    An analyst accepts it (it is then upserted like any vendor bar, with a revision when it
+    changes a stored close) or rejects it (it stays here as the record of what was refused).
+    At most one pending bar per asset and date: a later refresh that fetches the same bar
+    again refreshes the pending row instead of adding another.
+    """
+
+    class Reason(models.TextChoices):
+        OUT_OF_RANGE = "out_of_range", "Close or open outside the day's low-high range"
+        JUMP = "jump", "Close moved beyond the daily band from the previous close"
+        REVISION = "revision", "Revision of a stored close beyond the daily band"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted (stored)"
+        REJECTED = "rejected", "Rejected"
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="quarantined_bars")
+    date = models.DateField()
+    open = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    high = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    low = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    close = models.DecimalField(max_digits=20, decimal_places=8)
+    volume = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, default="twelvedata")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.TextField(blank=True, help_text="The check that failed, with its numbers.")
+    reference_close = models.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="The close it was compared with (previous or stored close), if any.",
+    )
+    refresh_run = models.ForeignKey(
+        RefreshRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="quarantined"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "quarantined bar"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "date"],
+                condition=Q(status="pending"),
+                name="market_quarantinedbar_one_pending_per_day",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.date} {self.close} ({self.status})"

@@ -69,6 +69,8 @@ class IndexRun(TimeStampedModel):
         FAILED = "failed", "Failed"
         PUBLISHED = "published", "Published"
         SUPERSEDED = "superseded", "Superseded"
+        # Its process died (no heartbeat for several intervals); the next start marked it.
+        ABANDONED = "abandoned", "Abandoned"
 
     class Trigger(models.TextChoices):
         BEAT = "beat", "Schedule"
@@ -97,6 +99,14 @@ class IndexRun(TimeStampedModel):
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per phase.")
     error = models.TextField(blank=True)
     request_id = models.CharField(max_length=128, blank=True)
+    task_id = models.CharField(
+        max_length=64, blank=True, help_text="The Celery task that ran it (blank: not a task)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the process computing it (renewed while it works).",
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,10 @@ command call it; the API and the admin enqueue it through ``market.services.jobs
   seeded by a data migration and the demo loader), so an analyst's soft delete sticks;
 - per asset it fetches from its last stored date minus ``REFRESH_OVERLAP_DAYS`` (to catch
   vendor revisions), or from ``ASSET_DEFAULT_START`` for an asset without prices, to today;
+- it plans first (``refresh_plan``) and fetches only what fits today's vendor credits
+  (``market.services.credits``); the rest is deferred, never started blindly;
+- every vendor bar passes the price sanity checks (``market.services.sanity``) before storage;
+  a bar that fails is quarantined, not stored, and the run ends ``partial``;
 - prices are written only through :func:`~market.services.prices.prices_upsert` (insert,
   update-if-changed with a ``PriceRevision`` per changed close, never a delete), one transaction
   per batch: whatever a batch stored stays stored if a later batch or the whole run fails;
@@ -29,18 +33,16 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
 from redis.exceptions import LockError
 
 from core.request_context import current_request_id
 from market.locks import refresh_lock
-from market.models import Asset, AssetClass, Price, RefreshRun
+from market.models import RefreshRun
 from market.providers import (
     SymbolError,
     TwelveDataClient,
@@ -49,7 +51,12 @@ from market.providers import (
 )
 from market.providers.schemas import DailyBar
 
+from .credits import plans_within_budget
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
+from .refresh_plan import Plan, SymbolOutcome, plan_batches, refresh_plan, vendor_symbol
+from .sanity import bars_screen
+
+__all__ = ["RefreshAlreadyRunning", "SymbolOutcome", "prices_refresh", "redact", "vendor_symbol"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,35 +65,9 @@ SOURCE = "twelvedata"
 RUNNING_RUN_WAIT_SECONDS = 5.0
 WEEKEND = (5, 6)  # Saturday, Sunday
 
-OutcomeStatus = Literal["stored", "failed", "skipped", "deferred"]
-
-
-@dataclass(frozen=True)
-class SymbolOutcome:
-    """What happened to one symbol (for progress bars and summaries)."""
-
-    symbol: str
-    status: OutcomeStatus
-    rows: int = 0
-    message: str = ""
-
 
 class RefreshAlreadyRunning(Exception):
     """The lock is held but no running run could be found (the holder is just starting)."""
-
-
-def vendor_symbol(symbol: str) -> str | None:
-    """TwelveData's name for one of our symbols, or ``None`` if it cannot serve it.
-
-    ``TWELVEDATA_SYMBOL_MAP`` wins; otherwise Yahoo's index notation (``^GSPC``) is not a
-    TwelveData symbol, everything else is used as is.
-    """
-    mapped = settings.TWELVEDATA_SYMBOL_MAP.get(symbol)
-    if mapped:
-        return str(mapped)
-    if symbol.startswith("^"):
-        return None
-    return symbol
 
 
 def redact(text: str) -> str:
@@ -172,16 +153,6 @@ def _abandon_stale_runs() -> None:
         logger.warning("marked abandoned refresh runs failed", extra={"runs": stale})
 
 
-@dataclass
-class _Plan:
-    asset_id: int
-    symbol: str
-    vendor_symbol: str
-    fx: bool
-    start: dt.date
-    end: dt.date
-
-
 class _RefreshJob:
     """One refresh, run inside the refresh lock."""
 
@@ -236,6 +207,8 @@ class _RefreshJob:
                 "errors",
                 "notes",
                 "deferred_symbols",
+                "symbols_done",
+                "bars_quarantined",
                 "updated_at",
             ]
         )
@@ -274,7 +247,7 @@ class _RefreshJob:
         self, *, symbols: Sequence[str] | None, start: dt.date | None, end: dt.date | None
     ) -> None:
         plans = self._plan(symbols=symbols, start=start, end=end or timezone.now().date())
-        batches = list(_batches(plans, self.client.batch_size))
+        batches = list(plan_batches(plans, self.client.batch_size))
         for index, batch in enumerate(batches):
             try:
                 self._run_batch(batch)
@@ -297,53 +270,35 @@ class _RefreshJob:
     def _final_status(self) -> str:
         if self.run.errors and not self.stored:
             return RefreshRun.Status.FAILED
-        if self.run.errors or self.run.deferred_symbols:
+        if self.run.errors or self.run.deferred_symbols or self.run.bars_quarantined:
             return RefreshRun.Status.PARTIAL
         return RefreshRun.Status.SUCCEEDED
 
     def _plan(
         self, *, symbols: Sequence[str] | None, start: dt.date | None, end: dt.date
-    ) -> list[_Plan]:
-        assets = Asset.objects.filter(is_active=True).order_by("symbol")
-        if symbols:
-            assets = assets.filter(symbol__in=symbols)
-        rows = list(assets.values_list("id", "symbol", "asset_class"))
-        for missing in sorted(set(symbols or ()) - {symbol for _, symbol, _ in rows}):
+    ) -> list[Plan]:
+        planned = refresh_plan(symbols=symbols, start=start, end=end)
+        for outcome in planned.settled:
+            self._report(outcome)
+        budget = plans_within_budget(planned.plans, batch_size=self.client.batch_size)
+        for plan in budget.deferred:
             self._report(
-                SymbolOutcome(missing, "failed", message="no active asset with this symbol")
-            )
-        last_dates = dict(
-            Price.objects.filter(asset_id__in=[asset_id for asset_id, _, _ in rows])
-            .values("asset_id")
-            .annotate(last=Max("date"))
-            .values_list("asset_id", "last")
-        )
-        overlap = dt.timedelta(days=settings.REFRESH_OVERLAP_DAYS)
-        plans = []
-        for asset_id, symbol, asset_class in rows:
-            vendor = vendor_symbol(symbol)
-            if vendor is None:
-                self._report(
-                    SymbolOutcome(
-                        symbol,
-                        "skipped",
-                        message=(
-                            "not a TwelveData symbol (Yahoo notation); map it with "
-                            "TWELVEDATA_SYMBOL_MAP to refresh it"
-                        ),
-                    )
+                SymbolOutcome(
+                    plan.symbol,
+                    "deferred",
+                    message=(
+                        f"not started: the refresh needs {budget.estimate} vendor credits and "
+                        f"{budget.remaining} remain today"
+                    ),
                 )
-                continue
-            last = last_dates.get(asset_id)
-            first = start or (last - overlap if last else settings.ASSET_DEFAULT_START)
-            if first > end:
-                self._report(SymbolOutcome(symbol, "stored", rows=0))
-                continue
-            self.symbol_of[asset_id] = symbol
-            plans.append(_Plan(asset_id, symbol, vendor, asset_class == AssetClass.FX, first, end))
-        return plans
+            )
+        self.symbol_of.update({plan.asset_id: plan.symbol for plan in budget.kept})
+        self.run.symbols_total = len(budget.kept)
+        self.run.credits_planned = budget.estimate
+        self.run.save(update_fields=["symbols_total", "credits_planned", "updated_at"])
+        return budget.kept
 
-    def _run_batch(self, batch: list[_Plan]) -> None:
+    def _run_batch(self, batch: list[Plan]) -> None:
         first = batch[0]
         results = self.client.time_series(
             [plan.vendor_symbol for plan in batch], start=first.start, end=first.end, utc=first.fx
@@ -365,10 +320,18 @@ class _RefreshJob:
             frames.append(_frame(plan.asset_id, bars))
             outcomes.append(SymbolOutcome(plan.symbol, "stored", rows=len(bars), message=note))
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        screened = bars_screen(rows, refresh_run=self.run)
         # One transaction per batch: committed before the next batch starts.
-        self.total += prices_upsert(rows, source=SOURCE, refresh_run_id=self.run.pk)
+        self.total += prices_upsert(screened.accepted, source=SOURCE, refresh_run_id=self.run.pk)
+        self.run.bars_quarantined += screened.quarantined_count
+        self.run.symbols_done += len(batch)
         for outcome in outcomes:
             self._report(outcome)
+        for asset_id, reasons in screened.quarantined.items():
+            symbol = self.symbol_of[asset_id]
+            held = f"{len(reasons)} bar(s) quarantined: {'; '.join(reasons)}"
+            previous = self.run.notes.get(symbol)
+            self.run.notes[symbol] = f"{previous}; {held}" if previous else held
 
 
 def _frame(asset_id: int, bars: Iterable[DailyBar]) -> pd.DataFrame:
@@ -377,14 +340,3 @@ def _frame(asset_id: int, bars: Iterable[DailyBar]) -> pd.DataFrame:
         (asset_id, bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume) for bar in bars
     ]
     return pd.DataFrame.from_records(records, columns=list(PRICE_COLUMNS)).astype(object)
-
-
-def _batches(plans: list[_Plan], size: int) -> Iterable[list[_Plan]]:
-    # A batch shares its parameters (dates, timezone), so group plans that have the same ones.
-    groups: dict[tuple[bool, dt.date, dt.date], list[_Plan]] = {}
-    for plan in plans:
-        groups.setdefault((plan.fx, plan.start, plan.end), []).append(plan)
-    for key in sorted(groups):
-        group = groups[key]
-        for offset in range(0, len(group), size):
-            yield group[offset : offset + size]

@@ -3,7 +3,6 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import views as core_views
-from core.errors import api_v1_gone_view
 
 urlpatterns = [
     path("health/live", core_views.health_live, name="health-live"),
@@ -14,8 +13,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     # URLPathVersioning: the view sees ``version``; v2 is the only version served.
     re_path(r"^api/(?P<version>v2)/", include("config.api_urls")),
-    # Reserved for the MVP's clients (a later issue): 410 problem+json with Deprecation/Sunset.
-    re_path(r"^api/v1(?:/.*)?$", api_v1_gone_view, name="api-v1"),
+    # The MVP's clients: /api/v1 in the MVP's shapes on top of v2 (compat app, docs/api-v1.md).
+    re_path(r"^api/v1/?", include("compat.urls")),
 ]
 
 handler400 = "core.errors.bad_request_view"

@@ -48,8 +48,9 @@ THIRD_PARTY_APPS = [
     "csp",
     "simple_history",
     "django_celery_beat",
+    "waffle",  # feature switches: the retirement of /api/v1 route groups (compat)
 ]
-LOCAL_APPS = ["core", "accounts", "market", "strategy", "portfolio", "operations"]
+LOCAL_APPS = ["core", "accounts", "market", "strategy", "portfolio", "operations", "compat"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # MIDDLEWARE

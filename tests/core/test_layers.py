@@ -1,7 +1,7 @@
 """The import contracts of `make lint` (pyproject ``[tool.importlinter]``) hold, and bite.
 
 DESIGN §3: imports point one way (core ← accounts ← market ← strategy ← portfolio ←
-operations) and the pure
+operations ← compat) and the pure
 computation imports no Django. The second test copies the apps, adds one back-import and checks
 that lint-imports fails on it: a contract that cannot fail would prove nothing.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "accounts", "market", "strategy", "portfolio", "operations")
+APPS = ("core", "accounts", "market", "strategy", "portfolio", "operations", "compat")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 LAYERS_CONTRACT = "Apps import downwards only (DESIGN 3 layers)"
 PURE_ENGINE_CONTRACT = "Engine, knob table and metrics are pure"

@@ -15,7 +15,12 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import http_date
@@ -58,6 +63,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method-not-allowed"
     NOT_ACCEPTABLE = "not-acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    PAYLOAD_TOO_LARGE = "payload-too-large"  # 413: a body over DATA_UPLOAD_MAX_MEMORY_SIZE
     API_VERSION_GONE = "api-version-gone"  # 410: /api/v1/
     # The request is well-formed but the state or the data cannot answer it (409, 422)
     APPLICATION_ERROR = "application-error"  # the generic domain error (400)
@@ -84,6 +90,7 @@ FALLBACK_CODES: dict[int, ErrorCode] = {
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     406: ErrorCode.NOT_ACCEPTABLE,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     429: ErrorCode.THROTTLED,
 }
@@ -155,6 +162,41 @@ class ServiceUnavailableError(ApplicationError):
 
     def __init__(self, detail: str, *, retry_after: int = 30) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+# REQUEST SIZE AND SHAPE (hostile input: bodies too large, Django's suspicious requests)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """413: the body is over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (``core.parsers`` for API
+    bodies; Django's ``RequestDataTooBig`` anywhere else)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            self.default_code,
+        )
+
+
+class SuspiciousRequest(exceptions.APIException):
+    """400: Django refused the request (``SuspiciousOperation``) while a DRF view read it."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+    default_detail = "The request could not be understood."
+
+
+def _suspicious_as_api_exception(exc: Exception) -> Exception | None:
+    """The API answer to Django's ``SuspiciousOperation`` family (413 for a body too large,
+    else 400); ``None`` for any other exception."""
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        return SuspiciousRequest()
+    return None
 
 
 def problem_body(
@@ -241,6 +283,9 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound(str(exc) or None)
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    suspicious = _suspicious_as_api_exception(exc)
+    if suspicious is not None:
+        return suspicious
     return exc
 
 
@@ -328,6 +373,14 @@ def permission_denied_view(
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler400``: Django's refusals outside DRF; a body too large is a 413."""
+    if isinstance(exception, RequestDataTooBig):
+        return _django_problem(
+            request,
+            413,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        )
     return _django_problem(
         request, 400, ErrorCode.BAD_REQUEST, "The request could not be understood."
     )

@@ -6,15 +6,29 @@ import django_filters
 
 from accounts.models import AuditEvent
 from core.filters import StrictFilterSet
+from core.validators import validate_api_date
+
+# User ids are PostgreSQL bigints: a larger id is a 400, not a database error.
+MAX_USER_ID = 2**63 - 1
 
 
 class AuditEventFilter(StrictFilterSet):
     action = django_filters.CharFilter(help_text="Exact action, e.g. `auth.login_failed`.")
-    actor = django_filters.NumberFilter(field_name="actor_id", help_text="Actor user id.")
+    actor = django_filters.NumberFilter(
+        field_name="actor_id",
+        min_value=1,
+        max_value=MAX_USER_ID,
+        step_size=1,
+        help_text="Actor user id.",
+    )
     target_type = django_filters.CharFilter(help_text="e.g. `market.asset`.")
     target_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", validators=[validate_api_date]
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", validators=[validate_api_date]
+    )
 
     class Meta:
         model = AuditEvent

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import AuditEvent, User
 from accounts.roles import Role, roles_of, user_role
+from core.fields import StrictCharField, StrictEmailField
 
 # Bounds keep hashing and token parsing cheap for hostile inputs.
 PASSWORD_MAX_LENGTH = 256
@@ -18,8 +19,8 @@ TOKEN_MAX_LENGTH = 4096
 
 
 class TokenObtainInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(
         max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True
     )
 
@@ -37,7 +38,7 @@ class TokenPairOutputSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH, trim_whitespace=True)
+    refresh = StrictCharField(max_length=TOKEN_MAX_LENGTH, trim_whitespace=True)
 
 
 class MeOutputSerializer(serializers.Serializer):
@@ -64,12 +65,12 @@ class MeOutputSerializer(serializers.Serializer):
 
 
 class RegisterInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(
         max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True
     )
-    first_name = serializers.CharField(max_length=150, required=False, default="")
-    last_name = serializers.CharField(max_length=150, required=False, default="")
+    first_name = StrictCharField(max_length=150, required=False, default="")
+    last_name = StrictCharField(max_length=150, required=False, default="")
 
     def validate_email(self, value: str) -> str:
         email = User.objects.normalize_email(value)

@@ -214,6 +214,13 @@ PUBLIC_INDEX_SUMMARY = env.bool("PUBLIC_INDEX_SUMMARY", default=False)
 # /api/v1/ is reserved for the MVP's clients: 410 with these Deprecation/Sunset dates.
 API_V1_DEPRECATED_AT = env.str("API_V1_DEPRECATED_AT", default="2026-01-01T00:00:00+00:00")
 API_V1_SUNSET = env.str("API_V1_SUNSET", default="2026-12-31T00:00:00+00:00")
+# HOSTILE INPUT (docs/settings-api.md; docs/api.md "Hostile input"): a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE bytes is a 413 (core/parsers.py for API bodies, Django elsewhere),
+# JSON nested deeper than API_JSON_MAX_DEPTH a 400, and every date the API accepts lies between
+# API_DATE_MIN and one year after today (core/validators.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+API_DATE_MIN = date.fromisoformat(env.str("API_DATE_MIN", default="1990-01-01"))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.openapi.ProblemAutoSchema",
@@ -223,7 +230,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: no browsable API (it needs sessions, CSRF and inline scripts).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON bounded in size and depth (core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CataloguePagination",
     "PAGE_SIZE": API_PAGE_SIZE,

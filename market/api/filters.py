@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from core.filters import StrictFilterSet
+from core.validators import validate_api_date
 from market.models import Asset, AssetClass, Price, RefreshRun
 
 
@@ -29,8 +30,12 @@ class AssetFilter(StrictFilterSet):
 
 
 class PriceFilter(StrictFilterSet):
-    start = django_filters.DateFilter(field_name="date", lookup_expr="gte", help_text="From.")
-    end = django_filters.DateFilter(field_name="date", lookup_expr="lte", help_text="To.")
+    start = django_filters.DateFilter(
+        field_name="date", lookup_expr="gte", validators=[validate_api_date], help_text="From."
+    )
+    end = django_filters.DateFilter(
+        field_name="date", lookup_expr="lte", validators=[validate_api_date], help_text="To."
+    )
 
     class Meta:
         model = Price

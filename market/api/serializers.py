@@ -8,13 +8,20 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.fields import (
+    BoundedDateField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictRegexField,
+)
 from market.models import CURRENCY_VALIDATOR, SYMBOL_VALIDATOR, Asset, AssetClass, RefreshRun
 
 MAX_REFRESH_SYMBOLS = 200
 
 
-class SymbolField(serializers.CharField):
-    """An asset symbol, upper-cased (``eur/usd`` → ``EUR/USD``)."""
+class SymbolField(StrictCharField):
+    """An asset symbol (a JSON string), upper-cased (``eur/usd`` → ``EUR/USD``)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)
@@ -25,7 +32,7 @@ class SymbolField(serializers.CharField):
         return str(super().to_internal_value(data)).upper()
 
 
-class MarketCapField(serializers.RegexField):
+class MarketCapField(StrictRegexField):
     """A non-negative amount with at most 2 decimals, as a string (``"3400000000000.00"``).
 
     A string with an exact pattern rather than a JSON number, so the schema says precisely
@@ -65,26 +72,26 @@ class AssetOutputSerializer(serializers.ModelSerializer):
 
 class AssetCreateInputSerializer(serializers.Serializer):
     symbol = SymbolField()
-    name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    sector = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    asset_class = serializers.ChoiceField(choices=AssetClass.choices)
-    currency = serializers.CharField(
+    name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
+    sector = StrictCharField(max_length=100, required=False, default="", allow_blank=True)
+    asset_class = StrictChoiceField(choices=AssetClass.choices)
+    currency = StrictCharField(
         max_length=3, required=False, default="USD", validators=[CURRENCY_VALIDATOR]
     )
-    exchange = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
+    exchange = StrictCharField(max_length=50, required=False, default="", allow_blank=True)
     market_cap = MarketCapField(required=False, default=None)
 
 
 class AssetUpdateInputSerializer(serializers.Serializer):
     """PATCH: any subset of the editable fields. The symbol cannot change."""
 
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    sector = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    asset_class = serializers.ChoiceField(choices=AssetClass.choices, required=False)
-    currency = serializers.CharField(max_length=3, required=False, validators=[CURRENCY_VALIDATOR])
-    exchange = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    sector = StrictCharField(max_length=100, required=False, allow_blank=True)
+    asset_class = StrictChoiceField(choices=AssetClass.choices, required=False)
+    currency = StrictCharField(max_length=3, required=False, validators=[CURRENCY_VALIDATOR])
+    exchange = StrictCharField(max_length=50, required=False, allow_blank=True)
     market_cap = MarketCapField(required=False)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class PriceOutputSerializer(serializers.Serializer):
@@ -144,8 +151,8 @@ class RefreshRequestInputSerializer(serializers.Serializer):
         max_length=MAX_REFRESH_SYMBOLS,
         help_text="Symbols to refresh; all active assets when omitted.",
     )
-    start = serializers.DateField(required=False, help_text="Override the incremental start.")
-    end = serializers.DateField(required=False, help_text="Last date (default: today, UTC).")
+    start = BoundedDateField(required=False, help_text="Override the incremental start.")
+    end = BoundedDateField(required=False, help_text="Last date (default: today, UTC).")
 
     def validate_symbols(self, symbols: list[str]) -> list[str]:
         return sorted(set(symbols))

@@ -14,6 +14,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import BoundedDateField, StrictChoiceField, StrictRegexField
 from portfolio.models import Index, IndexRun
 from portfolio.simulation.fx import is_convertible
 from strategy.metrics import METRIC_RANGES
@@ -48,8 +49,8 @@ def ratio(**kwargs: Any) -> serializers.DecimalField:
 
 
 class DateWindowQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First date (inclusive).")
-    end = serializers.DateField(required=False, help_text="Last date (inclusive).")
+    start = BoundedDateField(required=False, help_text="First date (inclusive).")
+    end = BoundedDateField(required=False, help_text="Last date (inclusive).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("start"), attrs.get("end")
@@ -59,14 +60,14 @@ class DateWindowQuerySerializer(serializers.Serializer):
 
 
 class AllocationQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(
+    date = BoundedDateField(
         required=False,
         help_text="Weights of the latest rebalance on or before this date (default: the last).",
     )
 
 
 class MetricsQuerySerializer(serializers.Serializer):
-    range = serializers.ChoiceField(
+    range = StrictChoiceField(
         choices=list(METRIC_RANGES), required=False, default="1y", help_text="Window."
     )
 
@@ -299,7 +300,7 @@ class ComputeAcceptedOutputSerializer(serializers.Serializer):
 # SIMULATIONS
 
 
-class MoneyInputField(serializers.RegexField):
+class MoneyInputField(StrictRegexField):
     """An amount with at most 2 decimals, as a string (``"10000.00"``) matching an exact
     pattern, so the schema says precisely what is accepted and no binary float rounding
     happens on the way in (as ``market.api.serializers.MarketCapField``)."""
@@ -326,15 +327,15 @@ class SimulationInputSerializer(serializers.Serializer):
     amount = MoneyInputField(
         positive=True, help_text="Invested on the start date, in `currency` (> 0), e.g. `10000.00`."
     )
-    currency = serializers.RegexField(
+    currency = StrictRegexField(
         r"^[A-Za-z]{3}$",
         error_messages={"invalid": "A currency is a three-letter ISO 4217 code."},
         help_text="ISO 4217 code with an FX series to USD (see `GET currencies/`).",
     )
-    start = serializers.DateField(
+    start = BoundedDateField(
         help_text="Investment date; a non-trading day invests on the next trading day."
     )
-    end = serializers.DateField(
+    end = BoundedDateField(
         required=False, allow_null=True, help_text="Valuation date (default: the last level)."
     )
     monthly_contribution = MoneyInputField(

@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.fields import StrictCharField, StrictChoiceField, StrictFloatField, StrictIntegerField
 from strategy.knobs import KNOBS, Knob
 from strategy.models import ENGINE_FIELDS, StrategyConfig
 
@@ -37,12 +38,12 @@ def knob_field(knob: Knob) -> serializers.Field:
     here: ``StrategyConfig.full_clean`` (the engine's rules) refuses those values after this.
     """
     if knob.kind == "choice":
-        return serializers.ChoiceField(choices=knob.choices)
+        return StrictChoiceField(choices=knob.choices)
     if knob.kind == "int":
-        return serializers.IntegerField(
+        return StrictIntegerField(
             min_value=_whole(knob.input_min), max_value=_whole(knob.input_max)
         )
-    return serializers.FloatField(min_value=knob.input_min, max_value=knob.input_max)
+    return StrictFloatField(min_value=knob.input_min, max_value=knob.input_max)
 
 
 def _whole(limit: float | None) -> int | None:
@@ -59,9 +60,9 @@ class StrategyInputSerializer(serializers.Serializer):
 
     # drf-spectacular publishes the docstring above as the description of this input.
 
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    risk_free_rate = serializers.FloatField(min_value=-1, max_value=1)
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(required=False, allow_blank=True, max_length=5000)
+    risk_free_rate = StrictFloatField(min_value=-1, max_value=1)
 
     def get_fields(self) -> dict[str, Any]:
         """The declared fields with one field per knob between ``description`` and

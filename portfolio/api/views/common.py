@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 
 from portfolio.models import Index
@@ -39,3 +41,27 @@ def canonical_query(params: dict[str, Any], request: Request, *paging: str) -> d
         {name: request.query_params[name] for name in paging if name in request.query_params}
     )
     return canonical
+
+
+def valid_paging(request: Request, paginator: BasePagination | None) -> None:
+    """Refuses malformed paging parameters before anything else answers: a 400 for a
+    ``page`` that is not a positive integer (or ``last``) or a bad ``page_size``, a 404 for a
+    cursor that does not decode.
+
+    Published reads call it before the conditional check, so ``If-None-Match`` never turns a
+    malformed request into a 304. A well-formed page past the end is still found out (404)
+    only when the page is built.
+    """
+    if paginator is None:
+        return
+    if isinstance(paginator, PageNumberPagination | CursorPagination):
+        paginator.get_page_size(request)  # strict (core.pagination): a 400 when malformed
+    if isinstance(paginator, PageNumberPagination):
+        raw = request.query_params.get(paginator.page_query_param)
+        last = raw in paginator.last_page_strings
+        if raw is not None and not last and not (raw.isdigit() and int(raw) > 0):
+            raise ValidationError(
+                {paginator.page_query_param: ["A positive integer (or `last`) is required."]}
+            )
+    if isinstance(paginator, CursorPagination):
+        paginator.decode_cursor(request)  # NotFound("Invalid cursor") when it does not decode

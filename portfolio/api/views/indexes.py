@@ -51,7 +51,7 @@ from portfolio.selectors import (
     index_values_with_benchmark,
 )
 
-from .common import canonical_query, pointer_or_404, valid_query
+from .common import canonical_query, pointer_or_404, valid_paging, valid_query
 
 # CATALOGUE
 
@@ -106,6 +106,7 @@ class _PublishedListView(generics.ListAPIView):
 
     def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
         params = valid_query(request, self.query_serializer_class)
+        valid_paging(request, self.paginator)
         pointer = pointer_or_404(slug)
         read = PublishedRead(
             endpoint=self.endpoint,

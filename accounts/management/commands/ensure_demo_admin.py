@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from accounts.services import demo_admin_ensure
+from core.management.base import OperationalCommand
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = "Create the demo admin user (first run only) and print its e-mail and password."
 
     def handle(self, *args: Any, **options: Any) -> None:

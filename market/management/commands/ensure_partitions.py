@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 
+from core.management.base import OperationalCommand
 from market.partitions import ensure_year_partitions
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Create the yearly partitions of market_price from this year up to N years ahead "
         "(idempotent); rows of those years waiting in the DEFAULT partition are moved in."

@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from core.management.base import OperationalCommand
 from market.providers.fake import FakeTwelveData, demo_series
 
 
@@ -36,7 +37,7 @@ def handler_for(fake: FakeTwelveData) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = "Serve a fake TwelveData /time_series API from the bundled demo data (Ctrl-C stops)."
 
     def add_arguments(self, parser: CommandParser) -> None:

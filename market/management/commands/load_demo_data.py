@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from core.management.base import OperationalCommand
 from market.services.demo import demo_data_load
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = "Load the bundled demo prices and FX rates (safe to run again: nothing is duplicated)."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
+from core.management.base import OPERATIONAL_ERRORS, OperationalCommand
 from market.models import RefreshRun
-from market.services import SymbolOutcome, prices_refresh
+from market.providers import TwelveDataError
+from market.services import RefreshAlreadyRunning, SymbolOutcome, prices_refresh
 
 
 def _date(value: str) -> dt.date:
@@ -19,7 +21,9 @@ def _date(value: str) -> dt.date:
         raise CommandError(f"not a date (YYYY-MM-DD): {value}") from None
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
+    # Vendor outages, a bad key, spent credits: one line and exit 1 (the run is marked failed).
+    operational_errors = (*OPERATIONAL_ERRORS, TwelveDataError, RefreshAlreadyRunning)
     help = (
         "Fetch daily prices from TwelveData (incrementally: from each asset's last stored date "
         "minus the overlap) and upsert them. Prints a per-symbol summary; exits non-zero if the "

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from core.management.base import OperationalCommand
 from operations.backups import backup_create
 from operations.backups.create import CREATE_PHASES
 
 from ._backup_cli import one_line_errors, phase_bar, seconds_text, size_text, table
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Back up the database (pg_dump custom format and a manifest with exact row counts) into "
         "BACKUP_STORAGE, then prune old backups (BACKUP_KEEP_DAILY, BACKUP_KEEP_WEEKLY)."

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from core.management.base import OperationalCommand
 from operations.backups import backup_verify
 from operations.backups.verify import VERIFY_PHASES
 
 from ._backup_cli import one_line_errors, phase_bar, seconds_text, table
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Verify a backup (default: the newest): checksum, restore into a scratch database, "
         "row counts per table, price partitions, published runs, migrate --check; the result "

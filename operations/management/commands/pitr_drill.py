@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from psycopg.conninfo import make_conninfo
 
+from core.management.base import OperationalCommand
 from operations.pitr import (
     BaseBackup,
     PitrError,
@@ -69,7 +70,7 @@ def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Point-in-time recovery drill: restore a base backup of the database plus its archived "
         "WAL into a scratch server, replay to --target (default: now), compare it with the live "

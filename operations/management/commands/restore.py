@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connections
 
+from core.management.base import OperationalCommand
 from operations.backups import backup_restore
 from operations.backups.postgres import Database
 from operations.backups.restore import RESTORE_PHASES, STOP_WRITERS_HINT, backup_manifest
@@ -14,7 +15,7 @@ from operations.backups.restore import RESTORE_PHASES, STOP_WRITERS_HINT, backup
 from ._backup_cli import one_line_errors, phase_bar, seconds_text, table
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Restore a backup into the configured database, replacing what the backup holds "
         "(pg_restore --clean in one transaction). Stop web, worker and beat first."

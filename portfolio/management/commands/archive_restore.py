@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from core.management.base import OperationalCommand
 from portfolio.models import IndexRun
 from portfolio.services import RunArchiveError, index_run_archive_restore
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Verify an archived run's files against their checksums and put its levels and "
         "allocations back in the database (the run stays superseded)."

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from core.management.base import OperationalCommand
 from portfolio.models import IndexRun
 from portfolio.selectors import index_runs_archivable
 from portfolio.services import RunArchiveError, index_runs_archive
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = (
         "Move the levels and allocations of superseded runs older than RUN_ARCHIVE_AFTER_DAYS "
         "(beyond the newest RUN_ARCHIVE_KEEP_SUPERSEDED of each index) to verified files."

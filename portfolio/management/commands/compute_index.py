@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
+from core.management.base import OperationalCommand
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import index_run_published
 from portfolio.services import index_run_compute
@@ -22,7 +23,7 @@ def _number(value: Any) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-class Command(BaseCommand):
+class Command(OperationalCommand):
     help = "Compute an index from the stored prices and publish the new run (default: autoindex)."
 
     def add_arguments(self, parser: CommandParser) -> None:

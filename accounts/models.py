@@ -97,6 +97,8 @@ class AuditEvent(models.Model):
         ASSET_DELETED = "market.asset_deleted", "Asset deleted"
         ASSET_RESTORED = "market.asset_restored", "Asset restored"
         REFRESH_TRIGGERED = "market.refresh_triggered", "Market refresh triggered"
+        QUARANTINE_ACCEPTED = "market.quarantine_accepted", "Quarantined bar accepted (stored)"
+        QUARANTINE_REJECTED = "market.quarantine_rejected", "Quarantined bar rejected"
         STRATEGY_CREATED = "strategy.created", "Strategy created"
         STRATEGY_CHANGED = "strategy.changed", "Strategy changed"
         STRATEGY_DELETED = "strategy.deleted", "Strategy deleted"

@@ -383,6 +383,12 @@ REFRESH_LOCK_TIMEOUT_SECONDS = env.int(
 REFRESH_SCHEDULE_HOUR = env.int("REFRESH_SCHEDULE_HOUR", default=22)
 REFRESH_SCHEDULE_MINUTE = env.int("REFRESH_SCHEDULE_MINUTE", default=30)
 
+# PRICE SANITY (docs/settings-market.md, "Price sanity"): a vendor bar whose close moved more
+# than this fraction from the previous close (or revises a stored close by more) is quarantined
+# for an analyst instead of stored (market/services/sanity.py). FX pairs get a tighter band.
+PRICE_SANITY_MAX_DAILY_MOVE = env.float("PRICE_SANITY_MAX_DAILY_MOVE", default=0.5)
+PRICE_SANITY_MAX_DAILY_MOVE_FX = env.float("PRICE_SANITY_MAX_DAILY_MOVE_FX", default=0.1)
+
 # JOBS (docs/settings-market.md)
 # What a "refresh" queued by the API or the admin runs: the portfolio chain (refresh, then
 # recompute the indexes whose inputs changed) by default, or "market.tasks.refresh_market_data"

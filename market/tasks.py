@@ -2,41 +2,74 @@
 
 Both tasks are idempotent: a re-run (late ack redelivery, a retry) changes nothing more than the
 first run did. Only named transient errors are retried, with exponential backoff, jitter and a
-cap; a retry of the refresh is a new incremental run.
+cap; a retry of the refresh is a new incremental run. The refresh records its Celery task id on
+its run, so a redelivered message recognises (and abandons) the run its killed worker left; at
+the soft time limit it stops between batches and queues a continuation for the symbols left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
+from core.queue import enqueue
 from core.request_context import bound_request_id
 from market.models import RefreshRun
 from market.partitions import ensure_year_partitions
 from market.providers import TwelveDataUnavailable
 from market.services import RefreshAlreadyRunning, prices_refresh
+from market.services.refresh import RefreshTimeLimitReached
 
+# A PostgreSQL restart or failover terminates connections (OperationalError); a connection it
+# already closed raises InterfaceError. Both pass: a retry a minute later finds the server back.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 # TwelveDataUnavailable covers timeouts, connection errors and 5xx after the client's own
 # retries, and the circuit breaker being open (TwelveDataCircuitOpen is a subclass).
-TRANSIENT_REFRESH_ERRORS = (TwelveDataUnavailable, RefreshAlreadyRunning)
+TRANSIENT_REFRESH_ERRORS = (
+    TwelveDataUnavailable,
+    RefreshAlreadyRunning,
+    *TRANSIENT_DATABASE_ERRORS,
+)
 # The retry policy of every task that runs a refresh (this one and the portfolio chain): only
-# the named transient errors, exponential backoff from a minute, capped at 30, with jitter.
+# the named transient errors, exponential backoff from a minute, capped at 10, with jitter. The
+# cap stays below the broker's visibility timeout (settings, "CRASH RECOVERY"): a retry waits
+# unacked in the worker until its countdown ends, and a longer wait would be redelivered twice.
 REFRESH_RETRY_POLICY: dict[str, Any] = {
     "autoretry_for": TRANSIENT_REFRESH_ERRORS,
     "retry_backoff": 60,
-    "retry_backoff_max": 30 * 60,
+    "retry_backoff_max": 10 * 60,
     "retry_jitter": True,
     "max_retries": 3,
 }
 
 
-@shared_task(name="market.tasks.refresh_market_data", **REFRESH_RETRY_POLICY)
+@contextmanager
+def broken_connections_closed() -> Iterator[None]:
+    """Close the database connections a transient database error broke, then re-raise it.
+
+    Runs before Celery's retry sees the error, so the retry (in this worker process) connects
+    afresh instead of reusing a connection the server terminated. Inside a caller's
+    transaction (a task run eagerly) the connection is left to that caller.
+    """
+    try:
+        yield
+    except TRANSIENT_DATABASE_ERRORS:
+        if not connection.in_atomic_block:
+            close_old_connections()
+        raise
+
+
+@shared_task(bind=True, name="market.tasks.refresh_market_data", **REFRESH_RETRY_POLICY)
 def refresh_market_data(
+    self: Task,
     *,
     symbols: list[str] | None = None,
     start: str | None = None,
@@ -49,11 +82,24 @@ def refresh_market_data(
 
     The nightly chain and the "refresh" jobs of the API and admin run the portfolio app's
     ``refresh_and_recompute`` instead (``REFRESH_JOB_TASK``); this task is the refresh-only job.
+    A refresh stopped by the soft time limit returns its summary with the ``continuation``
+    task queued for the symbols left.
     """
-    with bound_request_id(request_id):
-        run = refresh_from_task_arguments(
-            symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
-        )
+    with bound_request_id(request_id), broken_connections_closed():
+        try:
+            run = refresh_from_task_arguments(
+                symbols=symbols,
+                start=start,
+                end=end,
+                trigger=trigger,
+                user_id=user_id,
+                task_id=self.request.id or "",
+            )
+        except RefreshTimeLimitReached as stopped:
+            continuation = refresh_continue(
+                self.name, stopped, start=start, end=end, trigger=trigger, user_id=user_id
+            )
+            return {**refresh_summary(stopped.run), "continuation": continuation}
     return refresh_summary(run)
 
 
@@ -64,16 +110,49 @@ def refresh_from_task_arguments(
     end: str | None,
     trigger: str,
     user_id: int | None,
+    task_id: str = "",
 ) -> RefreshRun:
     """:func:`market.services.prices_refresh` called with a task's JSON arguments (ISO dates,
-    the id of the user who asked)."""
+    the id of the user who asked, the task's own id)."""
     return prices_refresh(
         symbols=symbols,
         start=dt.date.fromisoformat(start) if start else None,
         end=dt.date.fromisoformat(end) if end else None,
         trigger=trigger,
         actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+        task_id=task_id,
     )
+
+
+def refresh_continue(
+    task_name: str,
+    stopped: RefreshTimeLimitReached,
+    *,
+    start: str | None,
+    end: str | None,
+    trigger: str,
+    user_id: int | None,
+) -> str | None:
+    """Queue ``task_name`` again for the symbols a time-limited refresh left; its task id.
+
+    ``None`` when nothing was left. Same dates, trigger, user and request id as the stopped
+    run, so the continuation is the same job, carried on (and incremental, like any refresh).
+    Raises :class:`~core.queue.QueueUnavailableError` when the broker refuses it (the stopped
+    run stays ``partial`` with the symbols in ``deferred_symbols``: the next refresh takes them).
+    """
+    if not stopped.remaining:
+        return None
+    receipt = enqueue(
+        task_name,
+        description="refresh continuation",
+        symbols=stopped.remaining,
+        start=start,
+        end=end,
+        trigger=trigger,
+        user_id=user_id,
+        request_id=stopped.run.request_id or None,
+    )
+    return receipt.task_id
 
 
 def refresh_summary(run: RefreshRun) -> dict[str, Any]:

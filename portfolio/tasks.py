@@ -10,27 +10,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from core.request_context import bound_request_id
 from market.models import RefreshRun
-from market.tasks import REFRESH_RETRY_POLICY, refresh_from_task_arguments, refresh_summary
+from market.services.refresh import RefreshTimeLimitReached
+from market.tasks import (
+    REFRESH_RETRY_POLICY,
+    TRANSIENT_DATABASE_ERRORS,
+    broken_connections_closed,
+    refresh_continue,
+    refresh_from_task_arguments,
+    refresh_summary,
+)
 
 from .models import Index, IndexRun
 from .services import index_run_compute, index_runs_archive, indexes_recompute_enqueue
 
+# Runs that count as "computed" for a redelivered compute_index. Not FAILED (a failure is
+# recorded, not retried) and never ABANDONED: a run whose worker died is computed again.
 FINISHED_STATUSES = (
     IndexRun.Status.SUCCEEDED,
     IndexRun.Status.PUBLISHED,
     IndexRun.Status.SUPERSEDED,
 )
 GOOD_REFRESH = (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL)
+# A computation is retried only when the database dropped it (a restart, a failover): the same
+# data then gives a result. Backoff as for refreshes (its cap below the visibility timeout).
+COMPUTE_RETRY_POLICY: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_DATABASE_ERRORS,
+    "retry_backoff": 30,
+    "retry_backoff_max": 10 * 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
-@shared_task(name="portfolio.tasks.refresh_and_recompute", **REFRESH_RETRY_POLICY)
+@shared_task(bind=True, name="portfolio.tasks.refresh_and_recompute", **REFRESH_RETRY_POLICY)
 def refresh_and_recompute(
+    self: Task,
     *,
     symbols: list[str] | None = None,
     start: str | None = None,
@@ -45,22 +65,39 @@ def refresh_and_recompute(
     inputs changed (none when the refresh changed nothing). A broker refusal while queueing is
     retried (``RECOMPUTE_ENQUEUE_RETRY_SECONDS``) and never turns the refresh into a failure.
     Only the refresh's named transient errors retry the task (a retry is a new incremental
-    refresh: idempotent).
+    refresh: idempotent). A refresh stopped by the soft time limit ends ``partial``: what it
+    changed is recomputed, and this chain is queued again (``continuation``) for the symbols
+    left.
     """
-    with bound_request_id(request_id):
-        run = refresh_from_task_arguments(
-            symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
-        )
+    continuation: dict[str, Any] = {}
+    with bound_request_id(request_id), broken_connections_closed():
+        try:
+            run = refresh_from_task_arguments(
+                symbols=symbols,
+                start=start,
+                end=end,
+                trigger=trigger,
+                user_id=user_id,
+                task_id=self.request.id or "",
+            )
+        except RefreshTimeLimitReached as stopped:
+            run = stopped.run
+            continuation = {
+                "continuation": refresh_continue(
+                    self.name, stopped, start=start, end=end, trigger=trigger, user_id=user_id
+                )
+            }
         recomputes: list[str] = []
         if run.status in GOOD_REFRESH:
             recomputes = indexes_recompute_enqueue(
                 refresh_run=run, retry_delays=settings.RECOMPUTE_ENQUEUE_RETRY_SECONDS
             )
-    return {**refresh_summary(run), "recomputes": recomputes}
+    return {**refresh_summary(run), "recomputes": recomputes, **continuation}
 
 
-@shared_task(name="portfolio.tasks.compute_index")
+@shared_task(bind=True, name="portfolio.tasks.compute_index", **COMPUTE_RETRY_POLICY)
 def compute_index(
+    self: Task,
     *,
     index_id: int,
     trigger: str = IndexRun.Trigger.BEAT,
@@ -70,11 +107,13 @@ def compute_index(
 ) -> dict[str, Any]:
     """Compute and publish one index; idempotent per refresh run.
 
-    A redelivered task for a refresh whose run of this index already finished does nothing. A
-    failed computation is recorded on its run (the previous run keeps serving) and raised, so
-    Celery records the failure; it is not retried (the data would be the same).
+    A redelivered task for a refresh whose run of this index already finished does nothing; a
+    run its killed worker left ``running`` is abandoned (``index_run_compute``) and computed
+    again, never skipped. A failed computation is recorded on its run (the previous run keeps
+    serving) and raised, so Celery records the failure; it is retried only after a transient
+    database error (``COMPUTE_RETRY_POLICY``), as a new run.
     """
-    with bound_request_id(request_id):
+    with bound_request_id(request_id), broken_connections_closed():
         index = Index.objects.select_related("strategy", "benchmark").get(pk=index_id)
         if (
             refresh_run_id is not None
@@ -90,6 +129,7 @@ def compute_index(
             refresh_run=(
                 RefreshRun.objects.filter(pk=refresh_run_id).first() if refresh_run_id else None
             ),
+            task_id=self.request.id or "",
         )
     return {"index": index.slug, "run_id": run.pk, "status": run.status}
 

@@ -183,11 +183,23 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=30 * 60)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=35 * 60)
+# CRASH RECOVERY (docs/operations.md, "Crash recovery"). A killed worker child's message is
+# requeued at once (late acks + reject on worker lost). A whole worker's unacked messages are
+# redelivered after the visibility timeout, derived from the hard time limit (no task runs
+# longer, so none is redelivered while it still runs) plus JOB_REDELIVERY_MARGIN_SECONDS. A
+# refresh reaching the soft limit stops between batches (nothing lost) and queues a
+# continuation, so the limits can stay short. Every retry countdown must stay below the
+# visibility timeout (an ETA message is held unacked until it runs).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=12 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
+JOB_REDELIVERY_MARGIN_SECONDS = env.int("JOB_REDELIVERY_MARGIN_SECONDS", default=5 * 60)
+# A running refresh or computation renews its run's heartbeat_at (and the refresh its Redis
+# lease, TTL 3 heartbeats) every JOB_HEARTBEAT_SECONDS; a run silent for longer than
+# JOB_STALE_AFTER_SECONDS belongs to a dead process and the next start marks it abandoned.
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=15.0)
+JOB_STALE_AFTER_SECONDS = env.float("JOB_STALE_AFTER_SECONDS", default=60.0)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
-# Unacked messages are redelivered after the visibility timeout: keep it above the hard limit.
-_VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + 60 * 60
+_VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + JOB_REDELIVERY_MARGIN_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _VISIBILITY_TIMEOUT}
 CELERY_VISIBILITY_TIMEOUT = _VISIBILITY_TIMEOUT
@@ -377,9 +389,6 @@ TWELVEDATA_BREAKER_RESET_SECONDS = env.int("TWELVEDATA_BREAKER_RESET_SECONDS", d
 TWELVEDATA_SYMBOL_MAP: dict[str, str] = env.dict("TWELVEDATA_SYMBOL_MAP", default={})
 REFRESH_OVERLAP_DAYS = env.int("REFRESH_OVERLAP_DAYS", default=5)
 ASSET_DEFAULT_START = date.fromisoformat(env.str("ASSET_DEFAULT_START", default="2015-01-01"))
-REFRESH_LOCK_TIMEOUT_SECONDS = env.int(
-    "REFRESH_LOCK_TIMEOUT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60
-)
 REFRESH_SCHEDULE_HOUR = env.int("REFRESH_SCHEDULE_HOUR", default=22)
 REFRESH_SCHEDULE_MINUTE = env.int("REFRESH_SCHEDULE_MINUTE", default=30)
 

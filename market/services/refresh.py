@@ -3,7 +3,10 @@
 ``prices_refresh`` is the one entry point (the market task, the portfolio's nightly chain and the
 command call it; the API and the admin enqueue it through ``market.services.jobs``). Guarantees:
 
-- only one refresh runs at a time (Redis lock); a second caller gets the running ``RefreshRun``;
+- only one refresh runs at a time (an owned, short-lived Redis lease renewed by a heartbeat
+  thread, ``market.locks``); a second caller gets the live running ``RefreshRun``; a run whose
+  process died (stale heartbeat, or its own task redelivered) is marked ``abandoned`` by the
+  next start, which proceeds (``refresh_lease``);
 - it refreshes the assets that exist and are active: it creates none (the default universe is
   seeded by a data migration and the demo loader), so an analyst's soft delete sticks;
 - per asset it fetches from its last stored date minus ``REFRESH_OVERLAP_DAYS`` (to catch
@@ -18,7 +21,13 @@ command call it; the API and the admin enqueue it through ``market.services.jobs
 - a symbol that fails (unknown, malformed payload, plan-gated) is recorded in ``run.errors`` and
   the others proceed (run ``partial``); a daily credit exhaustion stops the run ``partial`` with
   the remaining symbols in ``run.deferred_symbols``; an outage (API unreachable, circuit open),
-  a bad API key or a crash ends the run ``failed`` with ``run.failure`` and re-raises;
+  a bad API key, a database error or a crash ends the run ``failed`` with ``run.failure`` and
+  re-raises (when the database is gone the failure cannot be written: the run stays
+  ``running`` until its stale heartbeat gets it abandoned);
+- at the Celery task's soft time limit the run ends ``partial`` with the symbols not yet
+  fetched in ``run.deferred_symbols`` and :class:`RefreshTimeLimitReached` is raised, so the
+  task can queue a continuation for them (batches committed before it stay stored; at worst
+  the batch in flight is fetched again);
 - symbols TwelveData cannot serve (Yahoo's ``^GSPC``) are skipped with a note in ``run.notes``
   unless ``TWELVEDATA_SYMBOL_MAP`` maps them; FX weekend bars are dropped (noted);
 - the run records which symbols got rows inserted or updated (``run.changed_symbols``), so the
@@ -31,17 +40,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
-from redis.exceptions import LockError
+from redis.exceptions import RedisError
 
 from core.request_context import current_request_id
-from market.locks import refresh_lock
 from market.models import RefreshRun
 from market.providers import (
     SymbolError,
@@ -53,21 +62,39 @@ from market.providers.schemas import DailyBar
 
 from .credits import plans_within_budget
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
+from .refresh_lease import (
+    RefreshAlreadyRunning,
+    RefreshHeartbeat,
+    RefreshLeaseLost,
+    refresh_claim,
+    refresh_runs_abandon,
+)
 from .refresh_plan import Plan, SymbolOutcome, plan_batches, refresh_plan, vendor_symbol
 from .sanity import bars_screen
 
-__all__ = ["RefreshAlreadyRunning", "SymbolOutcome", "prices_refresh", "redact", "vendor_symbol"]
+__all__ = [
+    "RefreshAlreadyRunning",
+    "RefreshTimeLimitReached",
+    "SymbolOutcome",
+    "prices_refresh",
+    "redact",
+    "vendor_symbol",
+]
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "twelvedata"
-# How long a caller that lost the lock race waits for the winner's run row to appear.
-RUNNING_RUN_WAIT_SECONDS = 5.0
 WEEKEND = (5, 6)  # Saturday, Sunday
 
 
-class RefreshAlreadyRunning(Exception):
-    """The lock is held but no running run could be found (the holder is just starting)."""
+class RefreshTimeLimitReached(Exception):
+    """The task's soft time limit stopped the refresh: ``run`` ended ``partial``, and
+    ``remaining`` (our symbols) were not fetched and are left to a continuation."""
+
+    def __init__(self, run: RefreshRun, remaining: list[str]) -> None:
+        super().__init__(f"refresh #{run.pk} stopped at the soft time limit")
+        self.run = run
+        self.remaining = remaining
 
 
 def redact(text: str) -> str:
@@ -85,19 +112,23 @@ def prices_refresh(
     actor: Any = None,
     client: TwelveDataClient | None = None,
     progress: Callable[[SymbolOutcome], None] | None = None,
+    task_id: str = "",
 ) -> RefreshRun:
     """Refresh daily prices of ``symbols`` (default: every active asset) and return the run.
 
     ``start``/``end`` override the incremental range for every symbol (``end`` defaults to
-    today, UTC). If another refresh holds the lock, returns that running run and does nothing.
-    Raises (after marking the run ``failed``) on outages, a bad API key or unexpected errors;
-    see the module docstring for everything it guarantees.
+    today, UTC). ``task_id`` is the Celery task running it (recorded on the run; a redelivered
+    task recognises its own dead run by it). If a live refresh holds the lease, returns that
+    ``running`` run and does nothing; a dead one is declared abandoned and replaced
+    (``refresh_lease``). Raises (after marking the run ``failed``) on outages, a bad API key,
+    database errors or unexpected errors, and :class:`RefreshTimeLimitReached` (after ending it
+    ``partial``) at the task's soft time limit; see the module docstring for the rest.
     """
-    lock = refresh_lock()
-    if not lock.acquire(blocking=False):
-        return _running_run()
+    lease = refresh_claim(task_id=task_id)
+    if isinstance(lease, RefreshRun):
+        return lease  # a live refresh is running: join it
     try:
-        _abandon_stale_runs()
+        refresh_runs_abandon(task_id=task_id)
         run = RefreshRun.objects.create(
             status=RefreshRun.Status.RUNNING,
             trigger=trigger,
@@ -106,51 +137,43 @@ def prices_refresh(
             start_date=start,
             end_date=end,
             request_id=current_request_id() or "",
+            task_id=task_id,
+            heartbeat_at=timezone.now(),
         )
+        lease.bind(run.pk)
         logger.info(
-            "refresh started", extra={"refresh_run": run.pk, "trigger": trigger, "symbols": symbols}
+            "refresh started",
+            extra={
+                "refresh_run": run.pk,
+                "trigger": trigger,
+                "symbols": symbols,
+                "task_id": task_id,
+            },
         )
+        heartbeat = RefreshHeartbeat(run=run, lease=lease)
         job = _RefreshJob(
             run=run,
             client=client or TwelveDataClient.from_settings(),
-            lock=lock,
+            heartbeat=heartbeat,
             progress=progress,
         )
-        try:
-            job.execute(symbols=symbols, start=start, end=end)
-        except BaseException as exc:
-            job.fail(exc)
-            raise
+        with heartbeat:
+            try:
+                job.execute(symbols=symbols, start=start, end=end)
+            except RefreshTimeLimitReached:
+                raise
+            except BaseException as exc:
+                job.fail(exc)
+                raise
         return run
     finally:
         try:
-            lock.release()
-        except LockError:
-            # Expired (a refresh longer than the lock timeout): another may hold it now.
-            logger.warning("refresh lock had already expired", extra={"key": lock.name})
-
-
-def _running_run() -> RefreshRun:
-    deadline = time.monotonic() + RUNNING_RUN_WAIT_SECONDS
-    while True:
-        run = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).first()
-        if run is not None:
-            logger.info("refresh already running", extra={"refresh_run": run.pk})
-            return run
-        if time.monotonic() >= deadline:
-            raise RefreshAlreadyRunning("a refresh holds the lock but has not started its run")
-        time.sleep(0.05)
-
-
-def _abandon_stale_runs() -> None:
-    # Called with the lock held: any run still "running" belongs to a process that died.
-    stale = RefreshRun.objects.filter(status=RefreshRun.Status.RUNNING).update(
-        status=RefreshRun.Status.FAILED,
-        failure="abandoned: its process stopped without finishing (lock expired)",
-        finished_at=timezone.now(),
-    )
-    if stale:
-        logger.warning("marked abandoned refresh runs failed", extra={"runs": stale})
+            released = lease.release()
+        except RedisError:
+            released = False
+        if not released:
+            # Expired (Redis or this process stalled longer than the TTL) or taken over.
+            logger.warning("refresh lock was no longer held", extra={"key": lease.key})
 
 
 class _RefreshJob:
@@ -161,12 +184,12 @@ class _RefreshJob:
         *,
         run: RefreshRun,
         client: TwelveDataClient,
-        lock: Any,
+        heartbeat: RefreshHeartbeat,
         progress: Callable[[SymbolOutcome], None] | None,
     ) -> None:
         self.run = run
         self.client = client
-        self.lock = lock
+        self.heartbeat = heartbeat
         self.progress = progress
         self.total = UpsertResult()
         self.stored: set[str] = set()
@@ -197,8 +220,10 @@ class _RefreshJob:
 
     def _save_progress(self) -> None:
         self._copy_counts()
+        self.run.heartbeat_at = timezone.now()
         self.run.save(
             update_fields=[
+                "heartbeat_at",
                 "rows_inserted",
                 "rows_updated",
                 "rows_unchanged",
@@ -234,12 +259,25 @@ class _RefreshJob:
         )
 
     def fail(self, exc: BaseException) -> None:
-        """Mark the run failed after ``exc`` stopped it; what was stored stays stored."""
+        """Mark the run failed after ``exc`` stopped it; what was stored stays stored.
+
+        After a database error the broken connection is replaced first (outside a caller's
+        transaction), so a server that came back records the failure; if the failure cannot be
+        written at all, it is logged and the run is left to the stale-heartbeat rule.
+        """
         logger.error(
             "refresh failed",
             extra={"refresh_run": self.run.pk, "error": redact(f"{type(exc).__name__}: {exc}")},
         )
-        self._finish(RefreshRun.Status.FAILED, failure=f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, DatabaseError) and not connection.in_atomic_block:
+            close_old_connections()
+        try:
+            self._finish(RefreshRun.Status.FAILED, failure=f"{type(exc).__name__}: {exc}")
+        except DatabaseError as error:
+            logger.error(
+                "refresh failure not recorded; its stale heartbeat will get it abandoned",
+                extra={"refresh_run": self.run.pk, "error": f"{type(error).__name__}: {error}"},
+            )
 
     # -------------------------------------------------------------------------- work
 
@@ -248,24 +286,52 @@ class _RefreshJob:
     ) -> None:
         plans = self._plan(symbols=symbols, start=start, end=end or timezone.now().date())
         batches = list(plan_batches(plans, self.client.batch_size))
-        for index, batch in enumerate(batches):
-            try:
-                self._run_batch(batch)
-            except TwelveDataDailyLimitExhausted as exc:
-                for plan in [p for later in batches[index:] for p in later]:
-                    self._report(SymbolOutcome(plan.symbol, "deferred", message=str(exc)))
-                logger.warning(
-                    "daily credits exhausted; remaining symbols deferred",
-                    extra={"refresh_run": self.run.pk, "until": exc.until.isoformat()},
-                )
-                break
-            except TwelveDataUnavailable:
-                for plan in [p for later in batches[index:] for p in later]:
-                    self._report(SymbolOutcome(plan.symbol, "deferred", message="API unavailable"))
-                raise
-            self._save_progress()
-            self.lock.extend(settings.REFRESH_LOCK_TIMEOUT_SECONDS, replace_ttl=True)
+        next_batch = 0  # the first batch not yet stored
+        try:
+            for index, batch in enumerate(batches):
+                if self.heartbeat.lease_lost.is_set():
+                    raise RefreshLeaseLost(
+                        "the refresh lock expired or was taken over; stopped before batch "
+                        f"{index + 1} of {len(batches)}"
+                    )
+                try:
+                    self._run_batch(batch)
+                except TwelveDataDailyLimitExhausted as exc:
+                    self._defer(batches[index:], message=str(exc))
+                    logger.warning(
+                        "daily credits exhausted; remaining symbols deferred",
+                        extra={"refresh_run": self.run.pk, "until": exc.until.isoformat()},
+                    )
+                    break
+                except TwelveDataUnavailable:
+                    self._defer(batches[index:], message="API unavailable")
+                    raise
+                next_batch = index + 1
+                self._save_progress()
+        except SoftTimeLimitExceeded:
+            self._stop_at_time_limit(batches[next_batch:])
         self._finish(self._final_status())
+
+    def _defer(self, batches: Sequence[list[Plan]], *, message: str) -> None:
+        for plan in [plan for batch in batches for plan in batch]:
+            self._report(SymbolOutcome(plan.symbol, "deferred", message=message))
+
+    def _stop_at_time_limit(self, batches: Sequence[list[Plan]]) -> None:
+        """End the run ``partial`` and raise :class:`RefreshTimeLimitReached` (soft limit)."""
+        remaining = [plan.symbol for batch in batches for plan in batch]
+        self._defer(batches, message="the task's time limit was reached; left to a continuation")
+        logger.warning(
+            "refresh stopped at the soft time limit; remaining symbols deferred",
+            extra={"refresh_run": self.run.pk, "deferred": len(remaining)},
+        )
+        self._finish(
+            RefreshRun.Status.PARTIAL,
+            failure=(
+                f"stopped at the task's soft time limit: {len(remaining)} symbol(s) deferred to "
+                "a continuation"
+            ),
+        )
+        raise RefreshTimeLimitReached(self.run, remaining)
 
     def _final_status(self) -> str:
         if self.run.errors and not self.stored:

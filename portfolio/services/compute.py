@@ -4,10 +4,19 @@
 (``strategy.engine``), bulk-writes the run's levels and allocations, stores metrics and
 diagnostics, then publishes. Any failure marks the new run ``failed`` with its error and leaves
 the previously published run serving: readers never see a half-written computation.
+
+Crash safety: a computing run renews ``heartbeat_at`` every ``JOB_HEARTBEAT_SECONDS`` from a
+heartbeat thread (``core.heartbeat``). A start declares ``abandoned`` every ``running`` run of
+the same index whose heartbeat is older than ``JOB_STALE_AFTER_SECONDS``, or that carries the
+starter's own Celery task id (a redelivered message: the worker that ran it was killed). A live
+run of the same index is left alone (two computations may overlap; publication serialises).
+After a database error the failure is written on a fresh connection; if the database is gone,
+the run stays ``running`` until the stale-heartbeat rule abandons it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +26,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit_record
+from core.heartbeat import Heartbeat
 from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
@@ -133,6 +144,49 @@ def _benchmark_levels(index: Index) -> pd.Series | None:
     return benchmark[index.benchmark_id].dropna()
 
 
+def index_runs_abandon(*, index: Index, task_id: str = "") -> list[int]:
+    """Mark the dead ``running`` runs of ``index`` ``abandoned`` (with ``error`` saying why and
+    ``finished_at``); the ids marked.
+
+    Dead: heartbeat (or, without one, start) older than ``JOB_STALE_AFTER_SECONDS``, or started
+    by ``task_id`` (the caller's own task, redelivered). Each run is updated only if it is still
+    ``running``, so a run finishing at that moment keeps its outcome.
+    """
+    now = timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    abandoned = []
+    for run in IndexRun.objects.filter(index=index, status=IndexRun.Status.RUNNING):
+        beat = run.heartbeat_at or run.started_at
+        if task_id and run.task_id == task_id:
+            reason = "its task was redelivered (the worker running it died)"
+        elif beat < stale_before:
+            reason = f"no heartbeat for {(now - beat).total_seconds():.0f} s (its process died)"
+        else:
+            continue
+        marked = IndexRun.objects.filter(pk=run.pk, status=IndexRun.Status.RUNNING).update(
+            status=IndexRun.Status.ABANDONED,
+            error=f"abandoned: {reason}",
+            finished_at=now,
+            updated_at=now,
+        )
+        if marked:
+            abandoned.append(run.pk)
+            logger.warning(
+                "index run abandoned",
+                extra={"index": index.slug, "run_id": run.pk, "reason": reason},
+            )
+    return abandoned
+
+
+def _heartbeat(run: IndexRun) -> Heartbeat:
+    def beat() -> None:
+        IndexRun.objects.filter(pk=run.pk, status=IndexRun.Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    return Heartbeat(interval=settings.JOB_HEARTBEAT_SECONDS, beat=beat, name=f"index-run-{run.pk}")
+
+
 def index_run_compute(
     *,
     index: Index,
@@ -141,16 +195,20 @@ def index_run_compute(
     refresh_run: RefreshRun | None = None,
     publish: bool = True,
     progress: ProgressCallback | None = None,
+    task_id: str = "",
 ) -> IndexRun:
     """Compute ``index`` from the stored prices as a new run and (by default) publish it.
 
     Guarantees: the new run ends ``published`` (or ``succeeded`` with ``publish=False``), or
     ``failed`` with its error — in which case the exception is re-raised after the run is
     saved, and the previously published run is untouched. Levels and allocations are written
-    in one transaction with the run's success, so a failed run has none.
+    in one transaction with the run's success, so a failed run has none. ``task_id`` (the
+    Celery task computing it) is recorded on the run; dead runs of the index are abandoned
+    first (module docstring), and the run heartbeats while it computes.
     """
     strategy = index.strategy
     universe = list(index.universe.filter(deleted_at__isnull=True).order_by("symbol"))
+    index_runs_abandon(index=index, task_id=task_id)
     run = IndexRun.objects.create(
         index=index,
         trigger=trigger,
@@ -159,53 +217,56 @@ def index_run_compute(
         config_snapshot={**strategy.snapshot(), "base_value": float(index.base_value)},
         universe_snapshot=[asset.symbol for asset in universe],
         request_id=current_request_id() or "",
+        task_id=task_id,
+        heartbeat_at=timezone.now(),
     )
     timer = _Timer()
     report = progress or (lambda _phase: None)
     try:
-        config = strategy.engine_config(base_value=float(index.base_value))
-        report("load")
-        with timer.phase("load"):
-            closes = closes_matrix(asset_ids=[asset.pk for asset in universe])
-            market_caps = pd.Series(
-                [
-                    float(asset.market_cap) if asset.market_cap is not None else None
-                    for asset in universe
-                ],
-                index=[asset.pk for asset in universe],
-                dtype=float,
-            )
-        report("compute")
-        with timer.phase("compute"):
-            result = compute_index(closes, market_caps, config)
-        report("metrics")
-        with timer.phase("metrics"):
-            metrics = metrics_for_ranges(
-                result.levels,
-                _benchmark_levels(index),
-                strategy.risk_free_rate,
-                result.levels.index[-1],
-            )
-        report("store")
-        with timer.phase("store"), transaction.atomic():
-            index_run_store_results(run=run, result=result)
-            symbols = {asset.pk: asset.symbol for asset in universe}
-            run.diagnostics = _with_symbols(result.diagnostics, symbols)
-            run.metrics = metrics
-            run.inception_date = result.levels.index[0].date()
-            run.data_through = result.levels.index[-1].date()
-            run.last_level = float(result.levels.iloc[-1])
-            run.rebalance_count = len(result.weights)
-            run.status = IndexRun.Status.SUCCEEDED
-            run.finished_at = timezone.now()
-            run.timings = timer.seconds
-            run.save()
-        if publish:
-            report("publish")
-            with timer.phase("publish"):
-                run = index_run_publish(run=run)
-            IndexRun.objects.filter(pk=run.pk).update(timings=timer.seconds)
-            run.timings = timer.seconds
+        with _heartbeat(run):
+            config = strategy.engine_config(base_value=float(index.base_value))
+            report("load")
+            with timer.phase("load"):
+                closes = closes_matrix(asset_ids=[asset.pk for asset in universe])
+                market_caps = pd.Series(
+                    [
+                        float(asset.market_cap) if asset.market_cap is not None else None
+                        for asset in universe
+                    ],
+                    index=[asset.pk for asset in universe],
+                    dtype=float,
+                )
+            report("compute")
+            with timer.phase("compute"):
+                result = compute_index(closes, market_caps, config)
+            report("metrics")
+            with timer.phase("metrics"):
+                metrics = metrics_for_ranges(
+                    result.levels,
+                    _benchmark_levels(index),
+                    strategy.risk_free_rate,
+                    result.levels.index[-1],
+                )
+            report("store")
+            with timer.phase("store"), transaction.atomic():
+                index_run_store_results(run=run, result=result)
+                symbols = {asset.pk: asset.symbol for asset in universe}
+                run.diagnostics = _with_symbols(result.diagnostics, symbols)
+                run.metrics = metrics
+                run.inception_date = result.levels.index[0].date()
+                run.data_through = result.levels.index[-1].date()
+                run.last_level = float(result.levels.iloc[-1])
+                run.rebalance_count = len(result.weights)
+                run.status = IndexRun.Status.SUCCEEDED
+                run.finished_at = timezone.now()
+                run.timings = timer.seconds
+                run.save()
+            if publish:
+                report("publish")
+                with timer.phase("publish"):
+                    run = index_run_publish(run=run)
+                IndexRun.objects.filter(pk=run.pk).update(timings=timer.seconds)
+                run.timings = timer.seconds
     except Exception as error:
         _mark_failed(run, error, timer)
         raise
@@ -235,11 +296,21 @@ def _with_symbols(diagnostics: dict[str, Any], symbols: dict[int, str]) -> dict[
 
 def _mark_failed(run: IndexRun, error: Exception, timer: _Timer) -> None:
     logger.exception("index computation failed", extra={"run_id": run.pk})
-    IndexRun.objects.filter(pk=run.pk).update(
-        status=IndexRun.Status.FAILED,
-        error=f"{type(error).__name__}: {error}",
-        finished_at=timezone.now(),
-        timings=timer.seconds,
-        updated_at=timezone.now(),
-    )
-    run.refresh_from_db()
+    # After a database error, write the failure on a fresh connection (outside a caller's
+    # transaction); if even that fails the heartbeat goes stale and the next start abandons it.
+    if isinstance(error, DatabaseError) and not connection.in_atomic_block:
+        close_old_connections()
+    try:
+        IndexRun.objects.filter(pk=run.pk).update(
+            status=IndexRun.Status.FAILED,
+            error=f"{type(error).__name__}: {error}",
+            finished_at=timezone.now(),
+            timings=timer.seconds,
+            updated_at=timezone.now(),
+        )
+        run.refresh_from_db()
+    except DatabaseError as unrecorded:
+        logger.error(
+            "index run failure not recorded; its stale heartbeat will get it abandoned",
+            extra={"run_id": run.pk, "error": f"{type(unrecorded).__name__}: {unrecorded}"},
+        )

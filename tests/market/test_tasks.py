@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from config.celery import app
@@ -22,14 +23,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_refresh_task_retries_only_named_transient_errors_with_capped_jittered_backoff():
-    assert refresh_market_data.autoretry_for == (TwelveDataUnavailable, RefreshAlreadyRunning)
+    assert refresh_market_data.autoretry_for == (
+        TwelveDataUnavailable,
+        RefreshAlreadyRunning,
+        OperationalError,
+        InterfaceError,
+    )
     assert issubclass(TwelveDataCircuitOpen, TwelveDataUnavailable)
     assert (
         refresh_market_data.retry_backoff,
         refresh_market_data.retry_backoff_max,
         refresh_market_data.retry_jitter,
         refresh_market_data.max_retries,
-    ) == (60, 1800, True, 3)
+    ) == (60, 600, True, 3)
 
 
 def test_ensure_partitions_task_creates_this_year_and_the_years_ahead(settings):

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
 from core.management.base import OPERATIONAL_ERRORS, OperationalCommand
@@ -21,13 +22,20 @@ def _date(value: str) -> dt.date:
         raise CommandError(f"not a date (YYYY-MM-DD): {value}") from None
 
 
+def _liveness(run: RefreshRun) -> str:
+    beat = run.heartbeat_at or run.started_at
+    seconds = max(0, round((timezone.now() - beat).total_seconds()))
+    task = f", task {run.task_id}" if run.task_id else ""
+    return f"trigger {run.trigger}, last heartbeat {seconds} s ago{task}"
+
+
 class Command(OperationalCommand):
     # Vendor outages, a bad key, spent credits: one line and exit 1 (the run is marked failed).
     operational_errors = (*OPERATIONAL_ERRORS, TwelveDataError, RefreshAlreadyRunning)
     help = (
         "Fetch daily prices from TwelveData (incrementally: from each asset's last stored date "
         "minus the overlap) and upsert them. Prints a per-symbol summary; exits non-zero if the "
-        "run failed."
+        "run failed, or if another refresh is already running (nothing started)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -53,9 +61,12 @@ class Command(OperationalCommand):
                 trigger=RefreshRun.Trigger.CLI,
                 progress=progress,
             )
-        if not outcomes and run.status == RefreshRun.Status.RUNNING:
-            self.stdout.write(f"refresh #{run.pk} is already running; nothing started")
-            return
+        if run.status == RefreshRun.Status.RUNNING:
+            # Joined a live refresh (fresh heartbeat; a dead one is replaced): one line, exit 1,
+            # so a script or cron job never takes it for a refresh it ran.
+            raise CommandError(
+                f"refresh #{run.pk} is already running ({_liveness(run)}); nothing started"
+            )
         self._summary(run, outcomes)
         if run.status == RefreshRun.Status.FAILED:
             raise CommandError(f"refresh #{run.pk} failed: {run.failure or 'every symbol failed'}")

@@ -100,6 +100,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Django's default hashers (PBKDF2 first: new and upgraded hashes) plus bcrypt, which only
+# verifies the hashes ``manage.py import_mvp`` brings from the MVP (``bcrypt$$2b$12$…``);
+# each is upgraded to PBKDF2 on that user's first sign-in (docs/import-mvp.md).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
+
 # STATIC
 # https://docs.djangoproject.com/en/5.2/howto/static-files/
 STATIC_URL = "/static/"
@@ -115,8 +127,17 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 # CONN_HEALTH_CHECKS makes the pool check a connection before handing it out.
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
-DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
 DB_POOL_ENABLED = env.bool("DB_POOL_ENABLED", default=True)
+# FAILING FAST WHEN POSTGRESQL IS DOWN (docs/operations.md, "Process model and failure
+# behaviour"). A request waits at most DB_POOL_TIMEOUT for a connection, then answers 503
+# ``database-unavailable``; a worker may set a longer one in its own environment. A stopped or
+# unreachable server fails a connection attempt within DB_CONNECT_TIMEOUT (libpq: whole
+# seconds, at least 2). The pool gives up a series of reconnection attempts after
+# DB_POOL_RECONNECT_TIMEOUT and starts a fresh one at the next request, so its backoff (1, 2,
+# 4, 8 s …) never keeps requests failing long after the server is back.
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=3.0)
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=2)
+DB_POOL_RECONNECT_TIMEOUT = env.float("DB_POOL_RECONNECT_TIMEOUT", default=2.0)
 
 
 def database_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +151,10 @@ def database_settings(config: dict[str, Any]) -> dict[str, Any]:
             "min_size": DB_POOL_MIN_SIZE,
             "max_size": DB_POOL_MAX_SIZE,
             "timeout": DB_POOL_TIMEOUT,
+            "reconnect_timeout": DB_POOL_RECONNECT_TIMEOUT,
         }
     options.setdefault("application_name", "autoindex")
+    options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
     config["OPTIONS"] = options
     return config
 
@@ -211,6 +234,32 @@ CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# SENDING A TASK FAILS FAST WHEN REDIS IS DOWN (core/queue.py; docs/operations.md, "Process
+# model and failure behaviour"): a send waits at most about CELERY_SEND_TIMEOUT seconds for
+# the broker (one connection attempt, one quick retry) and for the result backend's
+# subscription (socket timeouts, one reconnection) before the caller answers 503
+# ``queue-unavailable``. Celery's defaults retry the result backend 20 times, 1 s apart.
+CELERY_SEND_TIMEOUT = env.float("CELERY_SEND_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_SEND_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+_REDIS_SOCKET_TIMEOUTS = {
+    "socket_connect_timeout": CELERY_SEND_TIMEOUT,
+    # Above the transport's 1 s BRPOP poll, so an idle worker's consumer never times out.
+    "socket_timeout": max(CELERY_SEND_TIMEOUT, 5.0),
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_REDIS_SOCKET_TIMEOUTS}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    **CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS,
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_SEND_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = _REDIS_SOCKET_TIMEOUTS["socket_timeout"]
 
 # REST FRAMEWORK
 # https://www.django-rest-framework.org/api-guide/settings/
@@ -226,6 +275,9 @@ PUBLIC_INDEX_SUMMARY = env.bool("PUBLIC_INDEX_SUMMARY", default=False)
 # /api/v1/ is reserved for the MVP's clients: 410 with these Deprecation/Sunset dates.
 API_V1_DEPRECATED_AT = env.str("API_V1_DEPRECATED_AT", default="2026-01-01T00:00:00+00:00")
 API_V1_SUNSET = env.str("API_V1_SUNSET", default="2026-12-31T00:00:00+00:00")
+# /api/v1 compatibility (compat app, docs/api-v1.md): the one index the MVP's routes serve
+# (the MVP had a single index). Route groups are retired with waffle switches, not settings.
+API_V1_INDEX_SLUG = env.str("API_V1_INDEX_SLUG", default="autoindex")
 # HOSTILE INPUT (docs/settings-api.md; docs/api.md "Hostile input"): a body over
 # DATA_UPLOAD_MAX_MEMORY_SIZE bytes is a 413 (core/parsers.py for API bodies, Django elsewhere),
 # JSON nested deeper than API_JSON_MAX_DEPTH a 400, and every date the API accepts lies between
@@ -391,6 +443,16 @@ REFRESH_OVERLAP_DAYS = env.int("REFRESH_OVERLAP_DAYS", default=5)
 ASSET_DEFAULT_START = date.fromisoformat(env.str("ASSET_DEFAULT_START", default="2015-01-01"))
 REFRESH_SCHEDULE_HOUR = env.int("REFRESH_SCHEDULE_HOUR", default=22)
 REFRESH_SCHEDULE_MINUTE = env.int("REFRESH_SCHEDULE_MINUTE", default=30)
+
+# VENDOR CREDIT BUDGET AND REQUEST DEADLINE (docs/settings-market.md, "Credit budget")
+# The plan's credits per UTC day (Basic: 800; 0 = no daily cap, as on paid plans), counted in
+# Redis next to the per-minute ones; a refresh asked for by hand is refused (422) when it needs
+# more than remain today or more than REFRESH_MAX_CREDITS_PER_REQUEST (0 = no cap); the nightly
+# refresh runs what fits and defers the rest. Every vendor request, body included, is abandoned
+# after TWELVEDATA_REQUEST_DEADLINE seconds (a timeout: retried, counted by the breaker).
+TWELVEDATA_CREDITS_PER_DAY = env.int("TWELVEDATA_CREDITS_PER_DAY", default=800)
+REFRESH_MAX_CREDITS_PER_REQUEST = env.int("REFRESH_MAX_CREDITS_PER_REQUEST", default=100)
+TWELVEDATA_REQUEST_DEADLINE = env.float("TWELVEDATA_REQUEST_DEADLINE", default=60.0)
 
 # PRICE SANITY (docs/settings-market.md, "Price sanity"): a vendor bar whose close moved more
 # than this fraction from the previous close (or revises a stored close by more) is quarantined

@@ -72,6 +72,7 @@ class ErrorCode(StrEnum):
     INVALID_SIMULATION_INPUT = "invalid-simulation-input"
     UNKNOWN_CURRENCY = "unknown-currency"
     SIMULATION_OUT_OF_RANGE = "simulation-out-of-range"
+    CREDIT_BUDGET_EXCEEDED = "credit-budget-exceeded"  # a refresh over the vendor credit budget
     # Too many requests (429)
     THROTTLED = "throttled"  # a per-role or per-scope throttle
     RATE_LIMITED = "rate-limited"  # the brute-force limits of sign-in and registration

@@ -6,13 +6,18 @@ Guarantees:
   line or an error message;
 - every body is validated (:mod:`market.providers.schemas`); an error body is an error even when
   it came with HTTP 200;
+- every HTTP attempt has an overall deadline (``request_deadline`` seconds, headers and body
+  together) on top of the connect and read timeouts: a body that trickles in slower than the
+  deadline is abandoned and treated like a timeout (at worst one read timeout past it);
 - timeouts, connection errors and 5xx are retried with exponential backoff and jitter, then
   raise :class:`TwelveDataUnavailable`; every attempt goes through the shared circuit breaker,
   and while it is open calls fail fast with :class:`TwelveDataCircuitOpen` (no HTTP request);
-- every request first takes its credits (one per symbol) from the shared :class:`CreditLimiter`;
-  a 429 for the current minute waits for the next minute (or ``Retry-After``) and retries; a 429
-  for the day raises :class:`TwelveDataDailyLimitExhausted` and blocks every worker until 00:00
-  UTC; other 4xx are never retried;
+- every request first takes its credits (one per symbol) from the shared :class:`CreditLimiter`
+  (per minute and per UTC day: a request that does not fit today's credits raises
+  :class:`TwelveDataDailyLimitExhausted` without being sent); a 429 for the current minute
+  waits for the next minute (or ``Retry-After``) and retries; a 429 for the day raises
+  :class:`TwelveDataDailyLimitExhausted` and blocks every worker until 00:00 UTC; other 4xx
+  are never retried;
 - long ranges are paged by date (at most ``max_outputsize`` calendar days, hence points, per
   request); a 414 or an undecodable batch body splits the batch in two, so one bad symbol cannot
   take its neighbours down;
@@ -33,6 +38,7 @@ from typing import Any
 
 import pybreaker
 import requests
+import urllib3
 from django.conf import settings
 from django.core.cache import caches
 from django_redis import get_redis_connection
@@ -63,6 +69,9 @@ DAILY_INTERVAL = "1day"
 # How many 429-per-minute answers one request may meet before the client gives up (the limiter
 # should make even one rare; several in a row mean another consumer shares the key).
 MAX_RATE_LIMIT_WAITS = 5
+# Bytes asked of the socket per read while streaming a body: a read returns what has arrived
+# (up to this), so the deadline is checked at least once per read timeout.
+BODY_READ_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class TwelveDataClient:
         max_retries: int = 3,
         backoff_seconds: float = 1.0,
         backoff_max_seconds: float = 30.0,
+        request_deadline: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
@@ -100,6 +110,7 @@ class TwelveDataClient:
         self.limiter = limiter
         self.breaker = breaker
         self.timeout = (connect_timeout, read_timeout)
+        self.request_deadline = request_deadline
         self.max_outputsize = max_outputsize
         # A batch costs one credit per symbol, so it can never be larger than a minute's credits.
         self.batch_size = max(1, min(batch_size, limiter.credits_per_minute))
@@ -120,17 +131,10 @@ class TwelveDataClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> TwelveDataClient:
         """A client configured from ``TWELVEDATA_*`` settings, limiter and breaker in Redis."""
-        limiter = CreditLimiter(
-            redis=get_redis_connection("strict"),
-            credits_per_minute=settings.TWELVEDATA_CREDITS_PER_MINUTE,
-            key_prefix=caches["strict"].make_key("twelvedata"),
-            clock=clock,
-            sleep=sleep,
-        )
         return cls(
             base_url=settings.TWELVEDATA_BASE_URL,
             api_key=settings.TWELVEDATA_API_KEY,
-            limiter=limiter,
+            limiter=credit_limiter(clock=clock, sleep=sleep),
             breaker=get_breaker(),
             connect_timeout=settings.TWELVEDATA_CONNECT_TIMEOUT,
             read_timeout=settings.TWELVEDATA_READ_TIMEOUT,
@@ -139,6 +143,7 @@ class TwelveDataClient:
             max_retries=settings.TWELVEDATA_MAX_RETRIES,
             backoff_seconds=settings.TWELVEDATA_BACKOFF_SECONDS,
             backoff_max_seconds=settings.TWELVEDATA_BACKOFF_MAX_SECONDS,
+            request_deadline=settings.TWELVEDATA_REQUEST_DEADLINE,
             sleep=sleep,
         )
 
@@ -285,6 +290,29 @@ class TwelveDataClient:
                 )
                 self._sleep(delay)
 
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body, or :class:`TwelveDataServerError` once ``deadline`` (monotonic) passes.
+
+        Each read returns what has arrived (``read1``), so a body trickling in a byte at a time
+        cannot hold the request open past the deadline by more than one read timeout. The
+        connection of an abandoned body is closed, never reused.
+        """
+        chunks: list[bytes] = []
+        try:
+            while True:
+                if time.monotonic() >= deadline:
+                    raise TwelveDataServerError(
+                        f"timeout: response not complete within the {self.request_deadline:g} s"
+                        " request deadline"
+                    )
+                chunk = response.raw.read1(BODY_READ_BYTES, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # urllib3 raises its own errors (ReadTimeoutError, ProtocolError) on a raw read.
+            raise TwelveDataServerError(f"timeout or broken body: {type(exc).__name__}") from exc
+
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": uniform in [c/2, c] with c = base·2^(attempt-1), capped, so workers
         # that failed together do not retry together.
@@ -294,19 +322,24 @@ class TwelveDataClient:
     def _send(self, params: dict[str, str]) -> _Answer:
         """One HTTP attempt; raises what the retry loop and the breaker classify."""
         self.requests_sent += 1
+        deadline = time.monotonic() + self.request_deadline
         try:
             response = self._session.get(
-                f"{self.base_url}/time_series", params=params, timeout=self.timeout
+                f"{self.base_url}/time_series", params=params, timeout=self.timeout, stream=True
             )
         except requests.Timeout as exc:
             raise TwelveDataServerError(f"timeout: {type(exc).__name__}") from exc
         except requests.ConnectionError as exc:
             raise TwelveDataServerError(f"connection error: {type(exc).__name__}") from exc
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        if response.status_code >= 500:
-            raise TwelveDataServerError(f"HTTP {response.status_code}", status=response.status_code)
+        with response:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if response.status_code >= 500:
+                raise TwelveDataServerError(
+                    f"HTTP {response.status_code}", status=response.status_code
+                )
+            content = self._read_body(response, deadline)
         try:
-            body = json.loads(response.content)
+            body = json.loads(content)
         except ValueError:
             body = None
         error = parse_error(body)
@@ -331,6 +364,23 @@ class TwelveDataClient:
             if error.code == 401:
                 raise TwelveDataAuthError(error.code, error.message)
         return _Answer(status=response.status_code, body=body, retry_after=retry_after)
+
+
+def credit_limiter(
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CreditLimiter:
+    """The shared limiter for the plan in the settings (``TWELVEDATA_CREDITS_PER_MINUTE`` and
+    ``TWELVEDATA_CREDITS_PER_DAY``), its counters in the strict Redis."""
+    return CreditLimiter(
+        redis=get_redis_connection("strict"),
+        credits_per_minute=settings.TWELVEDATA_CREDITS_PER_MINUTE,
+        credits_per_day=settings.TWELVEDATA_CREDITS_PER_DAY,
+        key_prefix=caches["strict"].make_key("twelvedata"),
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 def _is_symbol_error(code: int) -> bool:

@@ -11,7 +11,11 @@ from .embedded import database_config, redis_url
 DEBUG = False
 SECRET_KEY = "test-only-not-secret-autoindex-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fast hashing; bcrypt only verifies the MVP hashes the import tests bring in (then upgraded).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
 
 DATABASES = {"default": database_settings(database_config())}
 # A test database per test run, so concurrent runs against one server cannot clobber each

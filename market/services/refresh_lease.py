@@ -153,6 +153,6 @@ class RefreshHeartbeat(Heartbeat):
                 heartbeat_at=timezone.now()
             )
         finally:
-            if not self.lease.extend():
+            if not self.lease.extend() and not self.lease_lost.is_set():
                 self.lease_lost.set()
                 logger.error("refresh lease lost", extra={"refresh_run": self.run_id})

@@ -1,4 +1,5 @@
-"""Admin for assets (with latest price and price count) and refresh runs (read-only)."""
+"""Admin for assets (with latest price and price count), refresh runs and price revisions
+(read-only), and the review of quarantined bars (accept or reject, through the services)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.roles import Role, user_has_role
 from core.admin import (
     DeletedFilter,
     LiveUniqueAdminForm,
@@ -18,14 +20,17 @@ from core.admin import (
     adopt,
     changed_values,
 )
+from core.errors import ConflictError
 from core.queue import QueueUnavailableError
 
-from .models import Asset, Price, PriceRevision, RefreshRun
+from .models import Asset, Price, PriceRevision, QuarantinedBar, RefreshRun
 from .services import (
     asset_create,
     asset_restore,
     asset_soft_delete,
     asset_update,
+    quarantined_bar_accept,
+    quarantined_bar_reject,
     refresh_enqueue,
 )
 
@@ -167,6 +172,7 @@ class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "rows_updated",
         "rows_unchanged",
         "symbols_failed",
+        "bars_quarantined",
         "started_at",
         "finished_at",
     ]
@@ -179,3 +185,75 @@ class PriceRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["asset", "date", "old_close", "new_close", "changed_at", "refresh_run"]
     list_select_related = ["asset", "refresh_run"]
     search_fields = ["asset__symbol"]
+
+
+@admin.register(QuarantinedBar)
+class QuarantinedBarAdmin(admin.ModelAdmin):
+    """Bars the price sanity checks held back: read-only, reviewed with the two actions, which
+    call ``market.services.quarantine`` (audited; one message per bar).
+
+    Analysts (and above) review them; so does anyone granted ``market.change_quarantinedbar``
+    (view: ``market.view_quarantinedbar``) by hand.
+    """
+
+    list_display = [
+        "asset",
+        "date",
+        "close",
+        "reference_close",
+        "reason",
+        "status",
+        "refresh_run",
+        "decided_by",
+        "created_at",
+    ]
+    list_filter = ["status", "reason"]
+    list_select_related = ["asset", "refresh_run", "decided_by"]
+    search_fields = ["asset__symbol"]
+    date_hierarchy = "date"
+    actions = ["accept_bars", "reject_bars"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Nothing is edited in a form: the row changes only through the review actions.
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_review_permission(request) or super().has_view_permission(request, obj)
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return user_has_role(request.user, Role.ANALYST) or request.user.has_perm(
+            "market.change_quarantinedbar"
+        )
+
+    @admin.action(description="Accept (store the bar)", permissions=["review"])
+    def accept_bars(self, request: HttpRequest, queryset: QuerySet[QuarantinedBar]) -> None:
+        for bar in queryset.select_related("asset").order_by("asset__symbol", "date"):
+            try:
+                quarantined_bar_accept(bar, actor=request.user)
+            except ConflictError as error:
+                self.message_user(request, f"{_bar_label(bar)}: {error.detail}", messages.ERROR)
+                continue
+            self.message_user(request, f"{_bar_label(bar)} accepted: the price is stored.")
+
+    @admin.action(description="Reject", permissions=["review"])
+    def reject_bars(self, request: HttpRequest, queryset: QuerySet[QuarantinedBar]) -> None:
+        for bar in queryset.select_related("asset").order_by("asset__symbol", "date"):
+            try:
+                quarantined_bar_reject(bar, actor=request.user, reason="rejected in the admin")
+            except ConflictError as error:
+                self.message_user(request, f"{_bar_label(bar)}: {error.detail}", messages.ERROR)
+                continue
+            self.message_user(request, f"{_bar_label(bar)} rejected: nothing is stored.")
+
+
+def _bar_label(bar: QuarantinedBar) -> str:
+    return f"{bar.asset.symbol} {bar.date.isoformat()} close {bar.close.normalize():f}"

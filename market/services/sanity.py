@@ -145,11 +145,10 @@ def bars_screen(rows: pd.DataFrame, *, refresh_run: RefreshRun) -> Screened:
     stored = _stored_closes(rows)
     verdicts: dict[Any, _Verdict] = {}
     ordered = rows.sort_values(["asset_id", "date"], kind="stable")
-    for asset_id, bars in ordered.groupby("asset_id", sort=False):
-        asset_class = assets.get(int(asset_id), (AssetClass.EQUITY, ""))[0]
-        verdicts.update(
-            _screen_asset(int(asset_id), bars, stored.get(int(asset_id), {}), asset_class)
-        )
+    for key, bars in ordered.groupby("asset_id", sort=False):
+        asset_id = _as_int(key)
+        asset_class = assets.get(asset_id, (AssetClass.EQUITY, ""))[0]
+        verdicts.update(_screen_asset(asset_id, bars, stored.get(asset_id, {}), asset_class))
     return _settle(rows, verdicts, refresh_run=refresh_run, symbols=assets)
 
 
@@ -165,6 +164,10 @@ def _price(value: Any) -> Decimal | None:
     if isinstance(value, float) and value != value:  # NaN
         return None
     return Decimal(str(value))
+
+
+def _as_int(value: Any) -> int:
+    return int(value)
 
 
 def _date(value: Any) -> dt.date:
@@ -329,7 +332,7 @@ def _settle(
             "high": _price(bar.high),
             "low": _price(bar.low),
             "close": close,
-            "volume": None if pd.isna(bar.volume) else int(bar.volume),
+            "volume": None if pd.isna(bar.volume) else _as_int(bar.volume),
             "source": SOURCE,
             "reason": verdict.reason,
             "detail": verdict.detail,

@@ -41,4 +41,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live').status != 200)"
 # Same command as the Procfile's web process; compose overrides it for worker and beat.
-CMD ["sh", "-c", "gunicorn config.wsgi:application --bind ${WEB_BIND} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]

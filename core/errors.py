@@ -9,6 +9,7 @@ SQL reaches a client: unexpected exceptions become a generic 500 and are logged 
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
@@ -22,8 +23,11 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.http import http_date
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -80,6 +84,7 @@ class ErrorCode(StrEnum):
     SERVER_ERROR = "server-error"
     SERVICE_UNAVAILABLE = "service-unavailable"
     QUEUE_UNAVAILABLE = "queue-unavailable"  # the broker refused a job; nothing was started
+    DATABASE_UNAVAILABLE = "database-unavailable"  # PostgreSQL unreachable or out of connections
 
 
 # The code an answer of a status gets when its framework code is not in the catalogue (a
@@ -200,6 +205,41 @@ def _suspicious_as_api_exception(exc: Exception) -> Exception | None:
     return None
 
 
+# DATABASE UNAVAILABLE: what a query raises when PostgreSQL is down, unreachable, or every
+# pooled connection is busy for longer than DB_POOL_TIMEOUT (Django wraps psycopg's errors,
+# ``PoolTimeout`` included, in its own ``OperationalError``/``InterfaceError``).
+DATABASE_UNAVAILABLE_ERRORS = (DatabaseOperationalError, DatabaseInterfaceError, PoolTimeout)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """PostgreSQL could not answer in time: 503 ``database-unavailable`` with ``Retry-After``.
+
+    Raised for the client in place of the driver's error (never a raw 500): by the DRF
+    exception handler for API views, by ``server_error_view`` for everything else.
+    """
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
+    title = "Database temporarily unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is unavailable. Try again shortly.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
+
+
+def database_unavailable(error: BaseException | None) -> DatabaseUnavailableError | None:
+    """The client's error for ``error`` when it says the database is unavailable, else None.
+
+    Logged as a warning with the driver's message (the client sees none of it).
+    """
+    if not isinstance(error, DATABASE_UNAVAILABLE_ERRORS):
+        return None
+    logger.warning("database unavailable: %s", type(error).__name__, exc_info=error)
+    return DatabaseUnavailableError()
+
+
 def problem_body(
     *,
     status_code: int,
@@ -242,6 +282,7 @@ def _field_errors(detail: Any, pointer: str = "#") -> list[dict[str, str]]:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: every error becomes problem+json; 5xx never leak details."""
+    exc = database_unavailable(exc) or exc
     request = context.get("request")
     if request is not None:
         # Errors are JSON whatever the view renders on success (e.g. the YAML schema view).
@@ -362,6 +403,14 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
+    """``handler500``: called by Django while it handles the exception (a non-DRF view's or a
+    middleware's), so ``sys.exc_info()`` names it; a database outage answers 503 instead."""
+    unavailable = database_unavailable(sys.exc_info()[1])
+    if unavailable is not None:
+        response = _django_problem(request, 503, unavailable.code, unavailable.detail)
+        for header, value in unavailable.headers.items():
+            response[header] = value
+        return response
     return _django_problem(
         request, 500, ErrorCode.SERVER_ERROR, "An unexpected error occurred. Quote the request id."
     )
@@ -391,6 +440,7 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "ApplicationError",
     "ConflictError",
+    "DatabaseUnavailableError",
     "Http404",
     "PermissionDenied",
     "RateLimitedError",

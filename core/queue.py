@@ -8,6 +8,10 @@ learns straight away whether the broker took the task: a refusal raises
 nothing that claims a job was started. Inside a transaction the send happens at commit; a
 refusal then is logged, marked on the receipt, and not raised (the commit already happened).
 
+A send never waits long on a dead Redis: the broker publish and the result backend's
+subscription are bounded by ``CELERY_SEND_TIMEOUT`` and short retry policies (settings
+"SENDING A TASK FAILS FAST"), so a refusal reaches the caller within about two seconds.
+
 API, admin, commands and tasks all send through here; no module calls ``.delay()`` itself.
 """
 
@@ -20,22 +24,29 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .errors import ErrorCode, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
-# What a send raises when the broker is down or unreachable.
-BROKER_ERRORS = (
-    BrokerOperationalError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    OSError,
-)
+# What a send raises when the broker or the result backend (the same Redis) is down,
+# unreachable or answers garbage. ``TimeoutError`` and ``ConnectionError`` are ``OSError``s.
+BROKER_ERRORS = (BrokerOperationalError, RedisError, OSError)
 QUEUE_RETRY_AFTER_SECONDS = 30
+
+
+def is_broker_error(error: BaseException) -> bool:
+    """Whether ``error`` says the broker or the result backend could not take a task.
+
+    Besides :data:`BROKER_ERRORS`, Celery's Redis result backend raises a bare ``RuntimeError``
+    ("Retry limit exceeded while trying to reconnect") when it cannot subscribe to the task's
+    result channel; it counts only when caused by one of those errors, so a ``RuntimeError``
+    that is a bug still surfaces as one.
+    """
+    if isinstance(error, BROKER_ERRORS):
+        return True
+    return isinstance(error, RuntimeError) and isinstance(error.__cause__, BROKER_ERRORS)
 
 
 class QueueUnavailableError(ServiceUnavailableError):
@@ -74,7 +85,9 @@ def enqueue(task_name: str, *, description: str, **kwargs: Any) -> Enqueued:
     def send() -> None:
         try:
             result = current_app.send_task(task_name, kwargs=kwargs)
-        except BROKER_ERRORS:
+        except (*BROKER_ERRORS, RuntimeError) as error:
+            if not is_broker_error(error):
+                raise
             logger.error("could not enqueue %s", description, exc_info=True)
             receipt.send_failed = True
             if not in_transaction:

@@ -31,6 +31,9 @@ for _cache in CACHES.values():  # type: ignore[name-defined]
 
 LOG_FORMAT = "console"
 TWELVEDATA_BASE_URL = "http://127.0.0.1:9"  # tests point the client at their own fake server
+# A Celery worker subprocess started by a fault drill (tests/faults/worker.py) is pointed at
+# the drill's fake server through this variable; the test process itself never sets it.
+TWELVEDATA_BASE_URL = os.environ.get("AUTOINDEX_TEST_TWELVEDATA_URL", TWELVEDATA_BASE_URL)
 TWELVEDATA_API_KEY = "test-key"
 
 # Celery: every broker and result key of a test run carries the run's own prefix, so a

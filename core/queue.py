@@ -8,9 +8,10 @@ learns straight away whether the broker took the task: a refusal raises
 nothing that claims a job was started. Inside a transaction the send happens at commit; a
 refusal then is logged, marked on the receipt, and not raised (the commit already happened).
 
-A send never waits long on a dead Redis: the broker publish and the result backend's
-subscription are bounded by ``CELERY_SEND_TIMEOUT`` and short retry policies (settings
-"SENDING A TASK FAILS FAST"), so a refusal reaches the caller within about two seconds.
+A send never waits long on a dead Redis: it does not subscribe to the task's result (nobody
+waits on one), and the broker publish is bounded by ``CELERY_SEND_TIMEOUT`` and a one-retry
+policy (settings "SENDING A TASK FAILS FAST"), so a refusal reaches the caller within about
+two seconds.
 
 API, admin, commands and tasks all send through here; no module calls ``.delay()`` itself.
 """
@@ -84,7 +85,9 @@ def enqueue(task_name: str, *, description: str, **kwargs: Any) -> Enqueued:
 
     def send() -> None:
         try:
-            result = current_app.send_task(task_name, kwargs=kwargs)
+            # ignore_result: nobody waits on the result (the job's state is its run row), so the
+            # send never subscribes to it on the result backend (a wait on a dead Redis).
+            result = current_app.send_task(task_name, kwargs=kwargs, ignore_result=True)
         except (*BROKER_ERRORS, RuntimeError) as error:
             if not is_broker_error(error):
                 raise

@@ -235,10 +235,13 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # SENDING A TASK FAILS FAST WHEN REDIS IS DOWN (core/queue.py; docs/operations.md, "Process
-# model and failure behaviour"): a send waits at most about CELERY_SEND_TIMEOUT seconds for
-# the broker (one connection attempt, one quick retry) and for the result backend's
-# subscription (socket timeouts, one reconnection) before the caller answers 503
-# ``queue-unavailable``. Celery's defaults retry the result backend 20 times, 1 s apart.
+# model and failure behaviour"). ``enqueue`` never subscribes to a result (nobody waits on
+# one: a job's state is its run row), and a publish makes one connection attempt of at most
+# CELERY_SEND_TIMEOUT seconds plus one quick retry (a pooled connection left dead by a Redis
+# restart is replaced), so a stopped Redis is a 503 ``queue-unavailable`` within ~2 s; a
+# Redis that accepts connections but never answers, within 2 × CELERY_BROKER_SOCKET_TIMEOUT.
+# Where a result is subscribed to, the backend reconnects once (Celery's default: 20 times,
+# 1 s apart — a 19 s wait).
 CELERY_SEND_TIMEOUT = env.float("CELERY_SEND_TIMEOUT", default=1.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_SEND_TIMEOUT
 CELERY_TASK_PUBLISH_RETRY = True
@@ -247,11 +250,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.2,
+# Above the transport's 1 s BRPOP poll, so an idle consumer's blocking read never times out.
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
 }
 _REDIS_SOCKET_TIMEOUTS = {
     "socket_connect_timeout": CELERY_SEND_TIMEOUT,
-    # Above the transport's 1 s BRPOP poll, so an idle worker's consumer never times out.
-    "socket_timeout": max(CELERY_SEND_TIMEOUT, 5.0),
+    "socket_timeout": max(CELERY_BROKER_SOCKET_TIMEOUT, 1.5),
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_REDIS_SOCKET_TIMEOUTS}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {

@@ -158,22 +158,21 @@ def result_backend() -> Iterator[ResultBackend]:
     controller.start()
 
 
-# Outside a transaction, as a view runs: the send happens (and fails) at once.
+# Outside a transaction, as a view runs: the send happens at once.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_dead_result_backend_refuses_the_send_at_once(result_backend, task_queue):
+def test_a_dead_result_backend_neither_stops_nor_slows_a_send(result_backend, task_queue):
+    # Celery's default would subscribe to the result there first: 20 retries, 1 s apart.
     result_backend.stop()
     started = time.monotonic()
 
-    with pytest.raises(QueueUnavailableError):
-        enqueue("portfolio.tasks.compute_index", description="index compute of x", index_id=1)
+    receipt = enqueue("portfolio.tasks.compute_index", description="index compute", index_id=1)
 
-    assert time.monotonic() - started < 2.0
-    assert task_queue.tasks() == []
+    assert time.monotonic() - started < 0.5
+    assert task_queue.ids() == [receipt.task_id]
 
 
-# Outside a transaction, as a view runs: the send happens (and fails) at once.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_refresh_post_with_the_result_backend_down_is_503_within_2_s_and_audits_nothing(
+def test_refresh_post_with_the_result_backend_down_is_queued_and_audited_at_once(
     result_backend, task_queue
 ):
     analyst = APIClient()
@@ -183,12 +182,10 @@ def test_refresh_post_with_the_result_backend_down_is_503_within_2_s_and_audits_
 
     response = analyst.post(api_url("refresh-job-list"), {}, format="json")
 
-    assert time.monotonic() - started < 2.0
-    body = assert_problem(response, 503)
-    assert body["type"] == "https://autoindex.example/problems/queue-unavailable"
-    assert response["Retry-After"] == "30"
-    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
-    assert task_queue.tasks() == []
+    assert time.monotonic() - started < 1.0
+    assert response.status_code == 202, response.content
+    assert response.json()["task_id"] == task_queue.ids()[0]
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).count() == 1
 
 
 # Outside a transaction, as a view runs: the send happens (and fails) at once.

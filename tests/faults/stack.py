@@ -68,7 +68,8 @@ class TcpProxy:
 
     Guarantees: while stopped, a connection to :attr:`port` is refused and every connection
     opened before ``stop()`` is closed (both ends); after ``start()`` new connections reach the
-    target again. The port stays the same across restarts.
+    target again. The port stays the same across restarts. ``hang()`` plays a server that is
+    up but never answers: open connections are cut, new ones are accepted and then ignored.
     """
 
     def __init__(self, target: Target) -> None:
@@ -78,12 +79,18 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
+        self._hanging = False
 
     @property
     def running(self) -> bool:
         return self._listener is not None
 
     def start(self) -> TcpProxy:
+        if self._hanging:
+            self.stop()
+        return self._listen()
+
+    def _listen(self) -> TcpProxy:
         with self._lock:
             if self._listener is not None:
                 return self
@@ -98,8 +105,15 @@ class TcpProxy:
         self._threads.append(thread)
         return self
 
+    def hang(self) -> None:
+        """Keep listening, but answer nothing (a hung server); ``start()`` ends it."""
+        self.stop()
+        self._hanging = True
+        self._listen()
+
     def stop(self) -> None:
         with self._lock:
+            self._hanging = False
             listener, self._listener = self._listener, None
             sockets, self._open = self._open, set()
         if listener is not None:
@@ -117,6 +131,10 @@ class TcpProxy:
                 client, _address = listener.accept()
             except OSError:
                 return  # stopped
+            if self._hanging:
+                with self._lock:
+                    self._open.add(client)  # held open and never read, until stop()
+                continue
             try:
                 upstream = _connect(self.target)
             except OSError:

@@ -12,6 +12,7 @@ and once Redis is back, the next trigger is queued.
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from accounts.models import AuditEvent
 from portfolio.models import Index
@@ -87,3 +88,27 @@ def test_published_reads_still_answer_200_and_health_tells_apart(live_stack: Liv
     assert (live.status, live.json()) == (200, {"status": "ok"})
     assert ready.status == 503
     assert ready.json()["checks"] == {"database": "ok", "redis": "error"}
+
+
+def test_a_hung_redis_refuses_a_job_trigger_within_the_socket_timeouts(
+    live_stack: LiveStack, index, task_queue
+):
+    # Redis accepts connections but never answers: every wait is a socket timeout. The budget:
+    # the throttle's cache read and write (fail open, SOCKET_TIMEOUT 1 s each), then the
+    # publish and its one retry (CELERY_BROKER_SOCKET_TIMEOUT each), plus 1 s of slack.
+    web = live_stack.web
+    auth = bearer_header(AnalystFactory())
+    budget = 2 * 1.0 + 2 * settings.CELERY_BROKER_SOCKET_TIMEOUT + 1.0
+    live_stack.redis.hang()
+
+    compute = web.post(f"/api/v2/indexes/{index.slug}/runs/", {}, headers=auth)
+
+    record_fault_timing(
+        "redis-hung compute-trigger 503", expected=f"<{budget:.1f}", observed=compute.seconds
+    )
+    assert compute.status == 503, compute.body
+    assert compute.json()["type"] == PROBLEM_TYPE + "queue-unavailable"
+    assert compute.seconds < budget
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.COMPUTE_TRIGGERED).exists()
+    live_stack.redis.start()
+    assert task_queue.tasks() == []

@@ -14,6 +14,10 @@ asset ``"0"``). These fields accept exactly the JSON type the schema documents:
 - dates (:class:`BoundedDateField`): an ISO 8601 string within
   :func:`core.validators.api_date_range`.
 
+The schema of a string field says what the field refuses beyond its type: no NUL character
+(PostgreSQL cannot store one; Django refuses it) and, for a required text, at least one
+character that is not whitespace (surrounding whitespace is trimmed).
+
 Query parameters arrive as strings, so only the string and date fields suit query serializers.
 """
 
@@ -23,6 +27,10 @@ import datetime as dt
 import math
 from typing import Any
 
+from django.core.validators import RegexValidator
+from django_filters import CharFilter
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .validators import validate_api_date
@@ -31,6 +39,10 @@ NOT_A_STRING = "A string is required."
 NOT_A_NUMBER = "A number is required."
 NOT_AN_INTEGER = "An integer is required."
 NOT_A_BOOLEAN = "true or false is required."
+# Any text without NUL; the same with at least one character that trimming keeps.
+TEXT_PATTERN = r"^[^\u0000]*$"
+NON_EMPTY_TEXT_PATTERN = r"^[^\u0000]+$"
+NON_BLANK_TEXT_PATTERN = r"^\s*[^\s\u0000][^\u0000]*$"
 DATE_RANGE_HELP = "Accepted from `API_DATE_MIN` (1990-01-01 by default) to one year after today."
 
 
@@ -98,4 +110,49 @@ class BoundedDateField(serializers.DateField):
 
     def to_internal_value(self, value: Any) -> dt.date:
         _require_string(value)
-        return super().to_internal_value(value)  # type: ignore[no-any-return]
+        return super().to_internal_value(value)
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
+    """OpenAPI of :class:`StrictCharField` and its subclasses: the generated schema plus a
+    ``pattern`` for what the field refuses beyond its type (see the module docstring), unless
+    a validator already documents one; a field's own ``schema_pattern`` wins over both."""
+
+    target_class = StrictCharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        field = self.target
+        stated = getattr(field, "schema_pattern", None) or next(
+            (
+                str(getattr(validator.regex, "pattern", validator.regex))
+                for validator in field.validators
+                if isinstance(validator, RegexValidator) and not validator.inverse_match
+            ),
+            None,
+        )
+        if stated:  # the field's own (stricter) pattern: what it really accepts
+            schema["pattern"] = stated
+            return schema
+        if field.allow_blank:
+            pattern = TEXT_PATTERN
+        elif field.trim_whitespace:
+            pattern = NON_BLANK_TEXT_PATTERN
+        else:
+            pattern = NON_EMPTY_TEXT_PATTERN
+        schema.setdefault("pattern", pattern)
+        return schema
+
+
+def text_filter(*, max_length: int | None = None, **kwargs: Any) -> CharFilter:
+    """A django-filter text parameter documented as text without NUL (which Django refuses)
+    of at most ``max_length`` characters."""
+
+    @extend_schema_field(StrictCharField(max_length=max_length, allow_blank=True))
+    class TextFilter(CharFilter):
+        pass
+
+    return TextFilter(max_length=max_length, **kwargs)

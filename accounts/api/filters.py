@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from accounts.models import AuditEvent
+from core.fields import text_filter
 from core.filters import StrictFilterSet
 from core.validators import validate_api_date
 
@@ -13,7 +14,7 @@ MAX_USER_ID = 2**63 - 1
 
 
 class AuditEventFilter(StrictFilterSet):
-    action = django_filters.CharFilter(help_text="Exact action, e.g. `auth.login_failed`.")
+    action = text_filter(max_length=64, help_text="Exact action, e.g. `auth.login_failed`.")
     actor = django_filters.NumberFilter(
         field_name="actor_id",
         min_value=1,
@@ -21,8 +22,8 @@ class AuditEventFilter(StrictFilterSet):
         step_size=1,
         help_text="Actor user id.",
     )
-    target_type = django_filters.CharFilter(help_text="e.g. `market.asset`.")
-    target_id = django_filters.CharFilter()
+    target_type = text_filter(max_length=100, help_text="e.g. `market.asset`.")
+    target_id = text_filter(max_length=100)
     since = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", validators=[validate_api_date]
     )

@@ -5,19 +5,20 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from core.fields import text_filter
 from core.filters import StrictFilterSet
 from core.validators import validate_api_date
 from market.models import Asset, AssetClass, Price, RefreshRun
 
 
 class AssetFilter(StrictFilterSet):
-    sector = django_filters.CharFilter(lookup_expr="iexact", help_text="Sector, any case.")
+    sector = text_filter(max_length=100, lookup_expr="iexact", help_text="Sector, any case.")
     asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices)
     # Strict: anything but true/false is a 400 (django-filter's BooleanFilter ignores it).
     is_active = django_filters.TypedChoiceFilter(
         choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
     )
-    search = django_filters.CharFilter(
+    search = text_filter(
         method="filter_search", max_length=100, help_text="Part of the symbol or the name."
     )
 
@@ -45,7 +46,7 @@ class PriceFilter(StrictFilterSet):
 class RefreshRunFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=RefreshRun.Status.choices)
     trigger = django_filters.ChoiceFilter(choices=RefreshRun.Trigger.choices)
-    request_id = django_filters.CharFilter(max_length=128)
+    request_id = text_filter(max_length=128)
 
     class Meta:
         model = RefreshRun

@@ -23,6 +23,9 @@ MAX_REFRESH_SYMBOLS = 200
 class SymbolField(StrictCharField):
     """An asset symbol (a JSON string), upper-cased (``eur/usd`` → ``EUR/USD``)."""
 
+    # What SYMBOL_VALIDATOR accepts once upper-cased: the schema documents the real input.
+    schema_pattern = r"^[A-Za-z0-9./^-]{1,20}$"
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)
         super().__init__(**kwargs)

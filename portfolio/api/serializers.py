@@ -48,7 +48,23 @@ def ratio(**kwargs: Any) -> serializers.DecimalField:
 # QUERY PARAMETERS
 
 
-class DateWindowQuerySerializer(serializers.Serializer):
+class StrictQuerySerializer(serializers.Serializer):
+    """Query parameters where a parameter that is present must have a value: ``?range=`` is a
+    400, as in ``core.filters.StrictFilterSet`` (DRF treats an empty optional parameter as
+    absent, so a client's typo would silently get the default)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        empty: dict[str, list[str]] = {
+            str(name): ["This parameter needs a value."]
+            for name in self.fields
+            if hasattr(data, "get") and data.get(name) == ""
+        }
+        if empty:
+            raise serializers.ValidationError(empty)
+        return dict(super().to_internal_value(data))
+
+
+class DateWindowQuerySerializer(StrictQuerySerializer):
     start = BoundedDateField(required=False, help_text="First date (inclusive).")
     end = BoundedDateField(required=False, help_text="Last date (inclusive).")
 
@@ -59,14 +75,14 @@ class DateWindowQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class AllocationQuerySerializer(serializers.Serializer):
+class AllocationQuerySerializer(StrictQuerySerializer):
     date = BoundedDateField(
         required=False,
         help_text="Weights of the latest rebalance on or before this date (default: the last).",
     )
 
 
-class MetricsQuerySerializer(serializers.Serializer):
+class MetricsQuerySerializer(StrictQuerySerializer):
     range = StrictChoiceField(
         choices=list(METRIC_RANGES), required=False, default="1y", help_text="Window."
     )

@@ -340,3 +340,16 @@ def test_if_none_match_still_answers_304_for_a_valid_query(published):
     )
 
     assert response.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query"),
+    [("index-metrics", {"range": ""}), ("index-values", {"start": ""})],
+)
+def test_an_empty_query_parameter_is_refused_not_defaulted(client_as, published, endpoint, query):
+    response = client_as("viewer").get(api_url(endpoint, slug="hostile"), query)
+
+    body = assert_problem(response, 400)
+    assert body["errors"] == [
+        {"detail": "This parameter needs a value.", "pointer": f"#/{next(iter(query))}"}
+    ]

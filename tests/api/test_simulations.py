@@ -141,7 +141,7 @@ def test_a_weekend_start_invests_on_the_next_trading_day(viewer, demo_index):
 
 
 def test_a_start_after_the_data_is_unprocessable(viewer, demo_index):
-    body = assert_problem(simulate(viewer, amount="100", currency="EUR", start="2030-01-02"), 422)
+    body = assert_problem(simulate(viewer, amount="100", currency="EUR", start="2025-01-02"), 422)
 
     assert body["type"].endswith("/simulation-out-of-range")
     assert body["reason"] == "start-after-data"

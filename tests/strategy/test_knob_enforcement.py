@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
+from core.fields import StrictFloatField, StrictIntegerField
 from strategy.api.serializers import StrategyInputSerializer
 from strategy.engine import EngineConfig
 from strategy.knobs import COMPONENT_WEIGHT_TOLERANCE, KNOBS, Knob
@@ -107,25 +108,26 @@ def test_model_fields_match_the_engine():
 
 
 # The API input fields as they were written by hand before the table: a field's class and
-# limits are part of the published schema, so the table must reproduce them exactly.
+# limits are part of the published schema, so the table must reproduce them exactly (strict
+# JSON types since issue #9: a boolean is not a number).
 PUBLISHED_INPUT_LIMITS: dict[str, tuple[type[serializers.Field], Any, Any]] = {
-    "momentum_weight": (serializers.FloatField, 0, 1),
-    "market_cap_weight": (serializers.FloatField, 0, 1),
-    "risk_parity_weight": (serializers.FloatField, 0, 1),
-    "momentum_lookback": (serializers.IntegerField, 2, 2520),
-    "volatility_lookback": (serializers.IntegerField, 2, 2520),
-    "momentum_threshold": (serializers.FloatField, -1, 10),
-    "outlier_std_threshold": (serializers.FloatField, 0, 100),
-    "min_price": (serializers.FloatField, 0, 1_000_000),
-    "max_forward_fill_days": (serializers.IntegerField, 0, 365),
-    "min_daily_return": (serializers.FloatField, -1, 0),
-    "max_daily_return": (serializers.FloatField, 0, 100),
-    "min_weight": (serializers.FloatField, 0, 1),
-    "max_weight": (serializers.FloatField, 0, 1),
-    "min_assets": (serializers.IntegerField, 1, 10_000),
-    "min_coverage": (serializers.FloatField, 0, 1),
-    "transaction_cost_bps": (serializers.FloatField, 0, 5000),
-    "risk_free_rate": (serializers.FloatField, -1, 1),
+    "momentum_weight": (StrictFloatField, 0, 1),
+    "market_cap_weight": (StrictFloatField, 0, 1),
+    "risk_parity_weight": (StrictFloatField, 0, 1),
+    "momentum_lookback": (StrictIntegerField, 2, 2520),
+    "volatility_lookback": (StrictIntegerField, 2, 2520),
+    "momentum_threshold": (StrictFloatField, -1, 10),
+    "outlier_std_threshold": (StrictFloatField, 0, 100),
+    "min_price": (StrictFloatField, 0, 1_000_000),
+    "max_forward_fill_days": (StrictIntegerField, 0, 365),
+    "min_daily_return": (StrictFloatField, -1, 0),
+    "max_daily_return": (StrictFloatField, 0, 100),
+    "min_weight": (StrictFloatField, 0, 1),
+    "max_weight": (StrictFloatField, 0, 1),
+    "min_assets": (StrictIntegerField, 1, 10_000),
+    "min_coverage": (StrictFloatField, 0, 1),
+    "transaction_cost_bps": (StrictFloatField, 0, 5000),
+    "risk_free_rate": (StrictFloatField, -1, 1),
 }
 
 

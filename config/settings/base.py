@@ -223,7 +223,14 @@ JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=15.0)
 JOB_STALE_AFTER_SECONDS = env.float("JOB_STALE_AFTER_SECONDS", default=60.0)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 _VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + JOB_REDELIVERY_MARGIN_SECONDS
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _VISIBILITY_TIMEOUT}
+# Every worker looks for messages past the visibility timeout every JOB_REDELIVERY_SWEEP_SECONDS
+# (kombu's default sweep is 10 × 10 s) and at start-up.
+JOB_REDELIVERY_SWEEP_SECONDS = env.int("JOB_REDELIVERY_SWEEP_SECONDS", default=10)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": JOB_REDELIVERY_SWEEP_SECONDS,
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _VISIBILITY_TIMEOUT}
 CELERY_VISIBILITY_TIMEOUT = _VISIBILITY_TIMEOUT
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

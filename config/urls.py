@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from compat.api import retired as compat_views
 from core import views as core_views
 
 urlpatterns = [
@@ -14,7 +15,10 @@ urlpatterns = [
     # URLPathVersioning: the view sees ``version``; v2 is the only version served.
     re_path(r"^api/(?P<version>v2)/", include("config.api_urls")),
     # The MVP's clients: /api/v1 in the MVP's shapes on top of v2 (compat app, docs/api-v1.md).
-    re_path(r"^api/v1/?", include("compat.urls")),
+    # A fixed "api/v1/" prefix (not "/?") so reverse() builds /api/v1/auth/login, and no
+    # /api/v1auth/... alias is served; the bare /api/v1 gets compat's catch-all 410 too.
+    path("api/v1/", include("compat.urls")),
+    re_path(r"^api/v1$", compat_views.unknown_route_view),
 ]
 
 handler400 = "core.errors.bad_request_view"

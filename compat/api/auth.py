@@ -116,13 +116,10 @@ class RegisterView(_AuthView):
             per_email=settings.AUTH_REGISTER_RATE_PER_EMAIL,
         )
         # v2's own input rules (e-mail normalised and unique, Django's password validators).
-        checked = V2RegisterInputSerializer(
-            data={
-                "email": email,
-                "password": data.validated_data["password"],
-                "first_name": data.validated_data["name"],
-            }
-        )
+        v2_body = {"email": email, "password": data.validated_data["password"]}
+        if data.validated_data["name"]:
+            v2_body["first_name"] = data.validated_data["name"]
+        checked = V2RegisterInputSerializer(data=v2_body)
         if not checked.is_valid():
             raise _registration_error(checked.errors)
         user_register(**checked.validated_data)

@@ -165,6 +165,8 @@ class V1APIView(APIView):
     route_name = ""
     successor: str | None = None
     permission_classes = [IsViewer]
+    # Not in the OpenAPI schema (it documents v2); docs/api-v1.md is v1's reference.
+    schema = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Before authentication: a retired group answers 410 whatever the credentials.

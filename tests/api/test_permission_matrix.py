@@ -19,6 +19,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import token_pair_issue
+from market.models import Price
+from portfolio.models import Index
 from strategy.models import ENGINE_FIELDS, StrategyConfig
 from tests.factories import (
     TEST_PASSWORD,
@@ -29,7 +31,13 @@ from tests.factories import (
     RefreshRunFactory,
     ViewerFactory,
 )
-from tests.portfolio.published import FIRST_DAY, published_index_build
+from tests.portfolio.published import (
+    FIRST_DAY,
+    benchmark_close_on,
+    published_index_build,
+    run_build,
+    trading_days,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +53,38 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("health-ready", "GET"): (200, 200, 200, 200),
     ("schema", "GET"): (200, 200, 200, 200),
     ("swagger-ui", "GET"): (200, 200, 200, 200),
+    # Any path under /api/v1 that is not an MVP route: the catch-all 410 (compat.urls).
     ("api-v1", "GET"): (410, 410, 410, 410),
+    # /api/v1: the MVP's routes (compat, docs/api-v1.md). Reads for viewers, writes for analysts.
+    ("v1-auth-login", "POST"): (401, 200, 200, 200),
+    ("v1-auth-register", "POST"): (403, 403, 403, 403),
+    ("v1-auth-me", "GET"): (401, 200, 200, 200),
+    ("v1-auth-refresh", "POST"): (401, 200, 200, 200),
+    ("v1-auth-logout", "POST"): (401, 200, 200, 200),
+    ("v1-index-current", "GET"): (401, 200, 200, 200),
+    ("v1-index-history", "GET"): (401, 200, 200, 200),
+    ("v1-index-simulate", "POST"): (401, 200, 200, 200),
+    ("v1-index-currencies", "GET"): (401, 200, 200, 200),
+    ("v1-asset-history", "GET"): (401, 200, 200, 200),
+    ("v1-benchmark-sp500", "GET"): (401, 200, 200, 200),
+    ("v1-benchmark-compare", "GET"): (401, 200, 200, 200),
+    ("v1-strategy-config", "GET"): (401, 403, 200, 200),
+    ("v1-strategy-config", "PUT"): (401, 403, 200, 200),
+    ("v1-risk-metrics", "GET"): (401, 200, 200, 200),
+    ("v1-rebalance", "POST"): (401, 403, 200, 200),
+    ("v1-tasks-refresh", "POST"): (401, 403, 200, 200),
+    ("v1-bg-refresh", "POST"): (401, 403, 200, 200),
+    ("v1-bg-compute", "POST"): (401, 403, 200, 200),
+    ("v1-bg-cleanup", "POST"): (401, 403, 200, 200),
+    ("v1-bg-status", "GET"): (401, 403, 200, 200),
+    ("v1-bg-active", "GET"): (401, 403, 200, 200),
+    ("v1-manual-trigger-refresh", "POST"): (401, 403, 200, 200),
+    ("v1-manual-smart-refresh", "POST"): (401, 403, 200, 200),
+    ("v1-manual-minimal-refresh", "POST"): (401, 403, 200, 200),
+    ("v1-database-status", "GET"): (401, 200, 200, 200),
+    ("v1-refresh-status", "GET"): (401, 200, 200, 200),
+    ("v1-cache-status", "GET"): (401, 200, 200, 200),
+    ("v1-recalculate-index", "POST"): (401, 403, 200, 200),
     # Credentials in the body: anonymous sends wrong ones, the others their own.
     ("api:auth-token", "POST"): (401, 200, 200, 200),
     ("api:auth-token-refresh", "POST"): (401, 200, 200, 200),
@@ -143,7 +182,42 @@ def _strategy(context: Context, body: Any = None) -> None:
     context.body = body
 
 
+def _v1_published(context: Context, body: Any = None) -> None:
+    """Publish a run of the default index (the one /api/v1 serves), with benchmark closes."""
+    index = Index.objects.get(slug="autoindex")
+    Price.objects.bulk_create(
+        [
+            Price(asset_id=index.benchmark_id, date=day, close=benchmark_close_on(number))
+            for number, day in enumerate(trading_days(30))
+        ]
+    )
+    run_build(index=index, days=30)
+    context.body = body
+
+
+def _v1_refresh_token(context: Context) -> None:
+    token = token_pair_issue(user=context.user).refresh if context.user else "not-a-token"
+    context.body = {"refresh_token": token}
+
+
 SETUP: dict[tuple[str, str], Callable[[Context], None]] = {
+    ("v1-auth-login", "POST"): _credentials,
+    ("v1-auth-register", "POST"): lambda c: setattr(
+        c, "body", {"email": "new@example.com", "password": "a long passphrase 42"}
+    ),
+    ("v1-auth-refresh", "POST"): _v1_refresh_token,
+    ("v1-auth-logout", "POST"): _v1_refresh_token,
+    ("v1-index-current", "GET"): _v1_published,
+    ("v1-index-history", "GET"): _v1_published,
+    ("v1-index-simulate", "POST"): lambda c: _v1_published(
+        c, {"amount": 100, "start_date": FIRST_DAY.isoformat(), "currency": "USD"}
+    ),
+    ("v1-asset-history", "GET"): _asset,
+    ("v1-benchmark-compare", "GET"): _v1_published,
+    ("v1-strategy-config", "PUT"): lambda c: setattr(c, "body", {"momentum_weight": 0.4}),
+    ("v1-risk-metrics", "GET"): _v1_published,
+    ("v1-bg-refresh", "POST"): lambda c: setattr(c, "body", {"mode": "smart"}),
+    ("v1-bg-status", "GET"): lambda c: setattr(c, "kwargs", {"task_id": "unknown-task"}),
     ("api:auth-token", "POST"): _credentials,
     ("api:auth-token-refresh", "POST"): _refresh_token,
     ("api:auth-logout", "POST"): _refresh_token,

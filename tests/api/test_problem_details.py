@@ -141,7 +141,8 @@ def test_unexpected_error_is_500_problem_without_internals(path):
     assert body["request_id"]
 
 
-def test_api_v1_is_reserved_410_with_deprecation_and_sunset(client):
+def test_unknown_api_v1_path_is_410_with_deprecation_and_sunset(client):
+    """The MVP's routes are served by compat (tests/compat); any other v1 path is gone."""
     response = client.get("/api/v1/indexes/")
 
     body = assert_problem(response, 410)

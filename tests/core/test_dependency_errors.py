@@ -121,6 +121,27 @@ def test_django_view_answers_503_when_the_database_is_unavailable(raw_client, fa
     assert_database_unavailable(response, started)
 
 
+class DatabaseFaultMiddleware:
+    """A middleware that queries a dead database on every request."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        dead_database_query()
+        return self.get_response(request)
+
+
+@pytest.mark.django_db
+def test_a_middleware_meeting_a_dead_database_answers_503(raw_client, settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.DatabaseFaultMiddleware"]
+    started = time.monotonic()
+
+    response = raw_client.get("/health/live")
+
+    assert_database_unavailable(response, started)
+
+
 def test_health_live_touches_no_database(client):
     # No django_db mark: any query (by a middleware or the view) would fail this test.
     response = client.get("/health/live")

@@ -250,6 +250,8 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # Where a result is subscribed to, the backend reconnects once (Celery's default: 20 times,
 # 1 s apart — a 19 s wait).
 CELERY_SEND_TIMEOUT = env.float("CELERY_SEND_TIMEOUT", default=1.0)
+# Above the transport's 1 s BRPOP poll, so an idle consumer's blocking read never times out.
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_SEND_TIMEOUT
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
@@ -257,8 +259,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.2,
-# Above the transport's 1 s BRPOP poll, so an idle consumer's blocking read never times out.
-CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
 }
 _REDIS_SOCKET_TIMEOUTS = {
     "socket_connect_timeout": CELERY_SEND_TIMEOUT,

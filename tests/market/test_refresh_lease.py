@@ -42,11 +42,12 @@ def refresh(client, **kwargs) -> RefreshRun:
 
 def running_run(*, task_id: str = "", silent_seconds: float = 0) -> RefreshRun:
     """A ``running`` run whose last heartbeat was ``silent_seconds`` ago."""
-    return RefreshRunFactory(
+    run = RefreshRunFactory.create(
         status=RefreshRun.Status.RUNNING,
         task_id=task_id,
         heartbeat_at=timezone.now() - dt.timedelta(seconds=silent_seconds),
     )
+    return run
 
 
 def held_lease(run: RefreshRun | None, *, task_id: str = "") -> Lease:

@@ -123,13 +123,15 @@ def test_compute_index_retries_only_transient_database_errors():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_run_heartbeats_while_it_computes(autoindex, settings):
     settings.JOB_HEARTBEAT_SECONDS = 0.05
-    beats: list[dt.datetime | None] = []
+    beats: list[dt.datetime] = []
 
     def slow_phase(phase: str) -> None:
         if phase == "compute":  # a long engine run: the main thread is busy, the thread beats
             for _ in range(5):
                 time.sleep(0.15)
-                beats.append(IndexRun.objects.values_list("heartbeat_at", flat=True).get())
+                beat = IndexRun.objects.values_list("heartbeat_at", flat=True).get()
+                assert beat is not None
+                beats.append(beat)
 
     run = index_run_compute(index=autoindex, trigger=IndexRun.Trigger.CLI, progress=slow_phase)
 
@@ -141,7 +143,7 @@ def test_the_run_heartbeats_while_it_computes(autoindex, settings):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_computation_cut_by_the_database_ends_failed_and_is_retried(autoindex, monkeypatch):
-    cut = []
+    cut: list[str] = []
 
     def restart_postgres_once(phase: str) -> None:
         # Like a server restart: every connection to the test database is terminated.

@@ -385,3 +385,29 @@ def test_a_refresh_cut_by_the_database_ends_failed_and_the_task_retries_it(
     assert (retried.rows_inserted, retried.rows_unchanged) == (len(SERVED_DATES), 5)
     assert result.get()["run_id"] == retried.pk
     assert Price.objects.count() == 2 * len(SERVED_DATES)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_nightly_chain_recomputes_a_time_limited_refresh_and_continues(
+    settings, fake_twelvedata, soft_time_limit, task_queue
+):
+    from portfolio.tasks import refresh_and_recompute
+
+    settings.TWELVEDATA_BATCH_SIZE = 1
+    signal_soft_limit_on_request(fake_twelvedata, 2)
+
+    result = refresh_and_recompute.apply(
+        kwargs={"symbols": ["AAPL", "MSFT"], "end": "2024-01-12", "trigger": "beat"}
+    )
+
+    run = RefreshRun.objects.get()
+    summary = result.get()
+    assert (summary["status"], summary["recomputes"]) == ("partial", ["autoindex"])
+    assert summary["continuation"] in task_queue.ids()
+    queued = task_queue.tasks()
+    assert [name for name, _kwargs in queued] == [
+        "portfolio.tasks.compute_index",
+        "portfolio.tasks.refresh_and_recompute",
+    ]
+    assert queued[0][1]["refresh_run_id"] == run.pk
+    assert queued[1][1]["symbols"] == ["MSFT"]

@@ -48,6 +48,8 @@ _ANALYST_PERMISSIONS = (
     "market.view_refreshrun",
     "market.add_refreshrun",
     "market.view_pricerevision",
+    "market.view_quarantinedbar",
+    "market.change_quarantinedbar",  # accept or reject a quarantined bar
     "strategy.add_strategyconfig",
     "strategy.change_strategyconfig",
     "strategy.delete_strategyconfig",

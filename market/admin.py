@@ -25,6 +25,7 @@ from core.queue import QueueUnavailableError
 
 from .models import Asset, Price, PriceRevision, QuarantinedBar, RefreshRun
 from .services import (
+    CreditBudgetExceeded,
     asset_create,
     asset_restore,
     asset_soft_delete,
@@ -83,7 +84,7 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         symbols = sorted(queryset.values_list("symbol", flat=True))
         try:
             refresh_enqueue(symbols=symbols, actor=request.user, trigger=RefreshRun.Trigger.ADMIN)
-        except QueueUnavailableError as error:
+        except (QueueUnavailableError, CreditBudgetExceeded) as error:
             self.message_user(request, error.detail, messages.ERROR)
             return
         self.message_user(

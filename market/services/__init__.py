@@ -2,13 +2,14 @@
 quarantined bars, demo data."""
 
 from .assets import asset_create, asset_restore, asset_soft_delete, asset_update, assets_ensure
-from .jobs import RefreshQueued, refresh_enqueue
+from .jobs import CreditBudgetExceeded, RefreshQueued, refresh_enqueue
 from .prices import PRICE_COLUMNS, UpsertResult, prices_upsert
 from .quarantine import quarantined_bar_accept, quarantined_bar_reject
 from .refresh import RefreshAlreadyRunning, SymbolOutcome, prices_refresh
 
 __all__ = [
     "PRICE_COLUMNS",
+    "CreditBudgetExceeded",
     "RefreshAlreadyRunning",
     "RefreshQueued",
     "SymbolOutcome",

@@ -84,6 +84,26 @@ def test_refresh_prices_with_the_broker_down_shows_an_error_queues_and_records_n
     assert events_since(mark) == []
 
 
+@SENT_AT_COMMIT
+def test_refresh_prices_over_the_credit_cap_shows_the_refusal_queues_and_records_nothing(
+    analyst, task_queue, settings
+):
+    # Two symbols without prices cost at least one credit each: over a one-credit cap.
+    settings.REFRESH_MAX_CREDITS_PER_REQUEST = 1
+    mark = audit_mark()
+
+    response = _refresh_prices(analyst, ["AAPL", "MSFT"])
+
+    [message] = messages_of(response)
+    assert message.startswith("This refresh needs ")
+    assert message.endswith(
+        " vendor credits; one request may spend at most 1. "
+        "Ask for fewer symbols or a shorter range."
+    )
+    assert task_queue.tasks() == []
+    assert events_since(mark) == []
+
+
 @pytest.mark.django_db
 def test_publishing_a_superseded_run_records_run_published_by_the_user(analyst):
     index = published_index_build(slug="pub", assets=3, days=60)

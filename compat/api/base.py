@@ -21,6 +21,7 @@ import logging
 from typing import Any, ClassVar, NoReturn
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -37,7 +38,6 @@ from core.errors import (
     database_unavailable,
     problem_body,
 )
-from core.queue import QueueUnavailableError
 
 from .headers import deprecation_headers, v1_call_log
 
@@ -116,24 +116,34 @@ def _field_error(message: Any, location: tuple[str, ...]) -> dict[str, Any]:
     return {"type": str(code), "loc": list(location), "msg": str(message)}
 
 
-def v1_error_for(exc: Exception) -> V1Error:
-    """The MVP-shaped error answered for ``exc`` (anything a v1 view may raise)."""
-    if isinstance(exc, V1Error):
-        return exc
-    unavailable = database_unavailable(exc)
-    if unavailable is not None or isinstance(exc, QueueUnavailableError):
-        error = unavailable or exc
-        assert isinstance(error, ApplicationError)  # noqa: S101 - both are
-        return V1Error(error.status_code, error.detail, headers=error.headers)
-    if isinstance(exc, ApplicationError):
-        return V1Error(exc.status_code, exc.detail, headers=exc.headers)
+def _django_error(exc: Exception) -> V1Error | None:
+    """The answer to Django's own exceptions (``None`` for any other)."""
     if isinstance(exc, Http404):
         return V1Error(404, str(exc) or "Not Found")
     if isinstance(exc, DjangoPermissionDenied):
         return V1Error(403, str(exc) or "Not allowed")
+    if isinstance(exc, RequestDataTooBig):
+        return V1Error(413, "Request body too large")
+    if isinstance(exc, SuspiciousOperation):
+        return V1Error(400, "Bad Request")
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return V1Error(422, validation_detail(detail))
+    return None
+
+
+def v1_error_for(exc: Exception) -> V1Error:
+    """The MVP-shaped error answered for ``exc`` (anything a v1 view may raise)."""
+    if isinstance(exc, V1Error):
+        return exc
+    # A database outage is a 503 with Retry-After (as on v2); so is a broker refusal
+    # (``QueueUnavailableError``, an ApplicationError).
+    exc = database_unavailable(exc) or exc
+    if isinstance(exc, ApplicationError):
+        return V1Error(exc.status_code, exc.detail, headers=exc.headers)
+    django_error = _django_error(exc)
+    if django_error is not None:
+        return django_error
     if isinstance(exc, exceptions.ValidationError):
         location = ("query",) if getattr(exc, "v1_location", "") == "query" else ("body",)
         return V1Error(422, validation_detail(exc.detail, location))

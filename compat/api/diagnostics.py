@@ -24,7 +24,7 @@ from .base import V1APIView
 from .published import v1_index, v1_pointer
 from .selectors import TableCounts, active_symbols, asset_has_prices, table_counts
 from .shapes import iso_date, naive_utc, series
-from .tasks import _compute
+from .tasks import index_compute_queue
 
 # Prices older than this many days count as needing a refresh (a weekend is 2-3 days).
 STALE_AFTER_DAYS = 3
@@ -144,7 +144,7 @@ class RecalculateIndexView(_DiagnosticsView):
         pointer = v1_pointer()
         run_id = pointer.run_id if pointer else None
         counts = table_counts(run_id=run_id)
-        task_id = _compute(request)
+        task_id = index_compute_queue(request)
         recent = (
             list(
                 index_values_of_run(run_id=run_id)

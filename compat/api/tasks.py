@@ -73,10 +73,11 @@ def _refresh(request: Request) -> RefreshQueued:
     return refresh_enqueue(symbols=None, actor=request.user, trigger=RefreshRun.Trigger.API)
 
 
-def _compute(request: Request) -> str:
+def index_compute_queue(request: Request) -> str:
+    """Queue a computation of the served index for the caller; the v1 job id."""
     index = v1_index()
     if index is None:
-        raise V1Error(404, "Strategy configuration not found")
+        raise V1Error(404, "No index to compute")
     queued = index_compute_enqueue(index=index, actor=request.user, trigger=IndexRun.Trigger.API)
     return job_id(queued.task_id, queued.request_id)
 
@@ -115,7 +116,7 @@ class BackgroundComputeView(_TasksView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(
             {
-                "task_id": _compute(request),
+                "task_id": index_compute_queue(request),
                 "status": "started",
                 "message": "Index computation started",
             }

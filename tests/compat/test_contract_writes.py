@@ -315,3 +315,20 @@ def test_recalculate_index_queues_a_compute_and_answers_success(
     ]
     assert [name for name, _ in task_queue.tasks()] == [COMPUTE_TASK]
     assert_v1_headers(response, "/api/v2/indexes/autoindex/runs/")
+
+
+@ON_COMMIT
+def test_a_refused_job_is_a_503_in_the_mvp_shape_and_nothing_is_audited(
+    served_index, mvp_client, broker, task_queue
+):
+    broker.stop()
+
+    response = mvp_client("analyst").post("background/refresh", {"mode": "smart"})
+
+    broker.start()
+    assert response.status_code == 503
+    assert isinstance(response.json()["detail"], str)
+    assert response["Retry-After"]
+    assert_v1_headers(response)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REFRESH_TRIGGERED).exists()
+    assert task_queue.tasks() == []

@@ -2,9 +2,10 @@
 
 :class:`ProblemAutoSchema` (the project's ``DEFAULT_SCHEMA_CLASS``) adds the problem responses an
 operation can produce to whatever the view declares — 400 when it takes parameters or a body,
-401/403 when it needs authentication, 404 for a path parameter or a paginated list, 415 for a
-body, 429 when it is throttled, 500 always — so a new endpoint is documented correctly without
-repeating them. Anything else an endpoint answers (409, 422, 503, or 401 on a public login
+401/403 when it needs authentication, 404 for a path parameter or a paginated list, 413 and 415
+for a body, 429 when it is throttled, 500 and 503 (a dependency down) always — so a new
+endpoint is documented correctly without repeating them. Anything else an endpoint answers
+(409, 422, a job's 503 ``queue-unavailable``, or 401 on a public login
 endpoint) is declared with :func:`problem_responses` in the ``extend_schema(responses=...)`` of
 its app's schema module (``<app>/api/schema.py``), which decorates the view class with
 ``extend_schema_view`` so the view itself holds no OpenAPI detail.
@@ -31,6 +32,7 @@ PROBLEM_DESCRIPTIONS: dict[int, tuple[ErrorCode, str]] = {
     405: (ErrorCode.METHOD_NOT_ALLOWED, "The method is not allowed on this resource."),
     409: (ErrorCode.CONFLICT, "Conflicts with the current state of the resource."),
     410: (ErrorCode.API_VERSION_GONE, "This API version is no longer served."),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "The body is larger than `DATA_UPLOAD_MAX_MEMORY_SIZE`."),
     415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send `application/json`."),
     422: (ErrorCode.UNPROCESSABLE, "Valid, but cannot be processed in the current state."),
     429: (ErrorCode.THROTTLED, "Too many requests; retry after `Retry-After` seconds."),
@@ -111,10 +113,11 @@ class ProblemAutoSchema(AutoSchema):
     """drf-spectacular schema that documents the problem responses every operation can give."""
 
     def _implicit_problem_statuses(self) -> set[int]:
-        statuses = {500}
+        # 503: any operation may meet PostgreSQL (or, for jobs, the queue) down.
+        statuses = {500, 503}
         has_body = self.method in {"POST", "PUT", "PATCH"}
         if has_body:
-            statuses |= {400, 415}
+            statuses |= {400, 413, 415}
         if self._get_parameters():
             statuses.add(400)
         if "{" in self.path:

@@ -4,8 +4,9 @@ A real worker subprocess (prefork, one child) refreshes from a fake TwelveData t
 third batch, so the kill lands mid-refresh after two batches were committed. Then:
 
 - **child killed** (SIGKILL of the pool child): late ack + reject-on-worker-lost requeue the
-  message at once; the redelivered task recognises its own dead run by the task id, marks it
-  ``abandoned`` and refreshes, within the stale-heartbeat window;
+  message as soon as the pool notices (within its 5 s maintenance interval); the redelivered
+  task recognises its own dead run by the task id, takes over the dead run's unexpired lease,
+  marks the run ``abandoned`` and refreshes, well within the stale-heartbeat window;
 - **whole worker killed** (SIGKILL of parent and child): the message stays unacked; a new
   worker redelivers it after the visibility timeout (test-shortened through the environment:
   hard time limit + margin), and the refresh completes.
@@ -32,8 +33,12 @@ from .worker import HeldVendor, WorkerGroup, record_drill, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-HEARTBEAT_S = 0.5
-STALE_AFTER_S = 3.0
+# The lease (3 heartbeats: 9 s) outlives the pool's notice of a dead child (Celery's prefork
+# pool checks its processes every POOL_MAINTENANCE_S), so the redelivered task meets the dead
+# run's live lease and must take it over rather than join the dead run.
+HEARTBEAT_S = 3.0
+STALE_AFTER_S = 20.0
+POOL_MAINTENANCE_S = 5.0
 HARD_LIMIT_S = 10
 MARGIN_S = 2
 VISIBILITY_S = HARD_LIMIT_S + MARGIN_S
@@ -134,9 +139,11 @@ def test_a_killed_worker_child_is_redelivered_at_once_and_its_run_abandoned(work
     assert (dead.status, dead.failure) == (RefreshRun.Status.ABANDONED, REDELIVERED)
     assert dead.finished_at is not None
     assert (dead.rows_inserted, len(kept_before_kill)) == (8 * len(SERVED_DATES),) * 2
-    # The new run started well within the stale-heartbeat window: it did not wait for it.
+    # The new run started at once, well within the stale-heartbeat window: it did not wait
+    # for the dead run to go stale, nor for its lease to expire.
     assert (done.started_at - dead.finished_at).total_seconds() < 1
-    assert seconds < STALE_AFTER_S + 5
+    assert seconds < POOL_MAINTENANCE_S + 3 < STALE_AFTER_S
+    assert worker.lines("refresh lease taken over from a dead run")
     assert kept_before_kill <= stored_rows() == served_rows()
     assert Price.objects.count() == ALL_ROWS
     assert list(RefreshRun.objects.order_by("pk").values_list("status", flat=True)) == [
@@ -147,8 +154,8 @@ def test_a_killed_worker_child_is_redelivered_at_once_and_its_run_abandoned(work
     record_drill(
         "worker child SIGKILL mid-refresh",
         expected=(
-            "redelivered at once, dead run abandoned, refresh completes "
-            f"(< {STALE_AFTER_S:.0f} s stale window)"
+            f"requeued when the pool notices (<= {POOL_MAINTENANCE_S:.0f} s), dead run abandoned "
+            f"and its lease taken over, refresh completes (< {STALE_AFTER_S:.0f} s stale window)"
         ),
         observed=outcome(dead, done),
         seconds=seconds,

@@ -201,13 +201,18 @@ class _RefreshJob:
         if outcome.status == "failed":
             self.run.errors[outcome.symbol] = redact(outcome.message)
         elif outcome.status == "skipped" or (outcome.status == "stored" and outcome.message):
-            self.run.notes[outcome.symbol] = redact(outcome.message)
+            self._note(outcome.symbol, redact(outcome.message))
         elif outcome.status == "deferred":
             self.run.deferred_symbols.append(outcome.symbol)
         if outcome.status == "stored":
             self.stored.add(outcome.symbol)
         if self.progress is not None:
             self.progress(outcome)
+
+    def _note(self, symbol: str, text: str) -> None:
+        # Notes add up (the price sanity checks may have noted the symbol in this batch).
+        previous = self.run.notes.get(symbol)
+        self.run.notes[symbol] = f"{previous}; {text}" if previous else text
 
     def _copy_counts(self) -> None:
         self.run.rows_inserted = self.total.inserted
@@ -395,9 +400,7 @@ class _RefreshJob:
             self._report(outcome)
         for asset_id, reasons in screened.quarantined.items():
             symbol = self.symbol_of[asset_id]
-            held = f"{len(reasons)} bar(s) quarantined: {'; '.join(reasons)}"
-            previous = self.run.notes.get(symbol)
-            self.run.notes[symbol] = f"{previous}; {held}" if previous else held
+            self._note(symbol, f"{len(reasons)} bar(s) quarantined: {'; '.join(reasons)}")
 
 
 def _frame(asset_id: int, bars: Iterable[DailyBar]) -> pd.DataFrame:

@@ -85,11 +85,13 @@ def test_second_refresh_of_unchanged_data_writes_nothing(twelvedata_client, fake
 def test_refresh_with_three_changed_closes_updates_three_rows_and_logs_revisions(
     twelvedata_client, fake_twelvedata
 ):
+    # Revisions within the daily band and the day's low-high range (larger ones are
+    # quarantined: tests/market/test_price_sanity.py).
     refresh(twelvedata_client)
     changes = [
-        ("AAPL", dt.date(2024, 1, 12), Decimal("999.25")),
-        ("TLT", dt.date(2024, 1, 10), Decimal("123.5")),
-        ("EUR/USD", dt.date(2024, 1, 9), Decimal("1.0123")),
+        ("AAPL", dt.date(2024, 1, 12), Decimal("102.75")),
+        ("TLT", dt.date(2024, 1, 10), Decimal("201.25")),
+        ("EUR/USD", dt.date(2024, 1, 9), Decimal("1.2123")),
     ]
     old_closes = {
         (symbol, date): Price.objects.get(asset__symbol=symbol, date=date).close
@@ -160,8 +162,8 @@ def test_a_crash_mid_refresh_keeps_every_stored_price_and_marks_the_run_failed(
 ):
     refresh(twelvedata_client)
     before = stored_rows()
-    fake_twelvedata.set_close("AAPL", dt.date(2024, 1, 12), Decimal("500"))  # in batch 1
-    fake_twelvedata.set_close("TLT", dt.date(2024, 1, 12), Decimal("500"))  # in batch 2
+    fake_twelvedata.set_close("AAPL", dt.date(2024, 1, 12), Decimal("102.5"))  # in batch 1
+    fake_twelvedata.set_close("TLT", dt.date(2024, 1, 12), Decimal("202.5"))  # in batch 2
     batches: list[int] = []
 
     def crash_after_first_batch(rows, **kwargs):
@@ -191,11 +193,13 @@ def test_a_crash_mid_refresh_keeps_every_stored_price_and_marks_the_run_failed(
             Decimal("101.5"),
             Decimal("103.25"),
             Decimal("100.875"),
-            Decimal("500"),
+            Decimal("102.5"),
             1_000_008,
         )
     }
-    assert Price.objects.get(asset__symbol="TLT", date=dt.date(2024, 1, 12)).close != 500
+    assert Price.objects.get(asset__symbol="TLT", date=dt.date(2024, 1, 12)).close != Decimal(
+        "202.5"
+    )
 
 
 def test_a_daily_credit_exhaustion_stops_partial_with_the_rest_deferred(
@@ -259,7 +263,7 @@ def test_a_refresh_records_the_symbols_it_changed_and_notifies_nobody(
     with django_capture_on_commit_callbacks() as callbacks:
         first = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])
     fake_twelvedata.series["MSFT"][-1] = FakeBar(
-        date=SERVED_DATES[-1], close=Decimal("999.5")
+        date=SERVED_DATES[-1], close=Decimal("112.5")
     )  # a vendor revision of MSFT's last close
     second = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])
     third = refresh(twelvedata_client, symbols=["AAPL", "MSFT"])

@@ -3,8 +3,9 @@
 
 Neither is retried: a failure is recorded on the ``Backup`` row (and raised for Celery to
 record when the backup itself failed); the next night runs again, and readiness turns the
-backup advisory ``stale`` when nights keep failing. A redelivered ``backup_create`` takes one
-more backup of the same data, which the next retention prunes (one kept per day): nothing grows.
+backup advisory ``stale`` when nights keep failing. Both may run longer than a job's time
+limit, so they are acknowledged on receipt and never redelivered (``MAINTENANCE_TASK``): a
+worker killed during one loses that night's run, never runs it twice at once.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from operations.backups import BackupAlreadyRunning, backup_create, backup_verify
 from operations.models import Backup
+
+# Acknowledged on receipt (no redelivery past the visibility timeout, which the jobs' time
+# limit sets) and bounded by their own limit: see MAINTENANCE_TASK_TIME_LIMIT_SECONDS.
+MAINTENANCE_TASK: dict[str, Any] = {
+    "acks_late": False,
+    "time_limit": settings.MAINTENANCE_TASK_TIME_LIMIT_SECONDS,
+    "soft_time_limit": settings.MAINTENANCE_TASK_TIME_LIMIT_SECONDS - 60,
+}
 
 
 def backup_summary(backup: Backup) -> dict[str, Any]:
@@ -33,7 +43,7 @@ def backup_summary(backup: Backup) -> dict[str, Any]:
     }
 
 
-@shared_task(name="operations.tasks.backup_create")
+@shared_task(name="operations.tasks.backup_create", **MAINTENANCE_TASK)
 def backup_create_task() -> dict[str, Any]:
     """Nightly (01:30 UTC, after the refresh chain): back up the database, then retention."""
     try:
@@ -43,7 +53,7 @@ def backup_create_task() -> dict[str, Any]:
     return backup_summary(backup)
 
 
-@shared_task(name="operations.tasks.backup_verify")
+@shared_task(name="operations.tasks.backup_verify", **MAINTENANCE_TASK)
 def backup_verify_task(*, name: str | None = None) -> dict[str, Any]:
     """Daily (02:30 UTC): verify ``name`` (default: the newest backup) in a scratch database."""
     return backup_summary(backup_verify(name=name))

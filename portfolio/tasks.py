@@ -134,7 +134,14 @@ def compute_index(
     return {"index": index.slug, "run_id": run.pk, "status": run.status}
 
 
-@shared_task(name="portfolio.tasks.runs_archive")
+# Acknowledged on receipt with its own time limit, like the backups (MAINTENANCE_TASK_TIME_LIMIT_
+# SECONDS): it may run past the jobs' visibility timeout and must never run twice at once.
+@shared_task(
+    name="portfolio.tasks.runs_archive",
+    acks_late=False,
+    time_limit=settings.MAINTENANCE_TASK_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.MAINTENANCE_TASK_TIME_LIMIT_SECONDS - 60,
+)
 def runs_archive() -> dict[str, Any]:
     """Monthly (beat): archive the superseded runs the policy selects (``RUN_ARCHIVE_*``).
 

@@ -519,6 +519,14 @@ WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(_LOCAL_DATA_DIR / 
 RUN_ARCHIVE_AFTER_DAYS = env.int("RUN_ARCHIVE_AFTER_DAYS", default=30)
 RUN_ARCHIVE_KEEP_SUPERSEDED = env.int("RUN_ARCHIVE_KEEP_SUPERSEDED", default=3)
 RUN_ARCHIVE_DIR = Path(env.str("RUN_ARCHIVE_DIR", default=str(_LOCAL_DATA_DIR / "run-archive")))
+# Maintenance tasks (backup, its verification, run archiving) may run longer than the jobs'
+# CELERY_TASK_TIME_LIMIT, i.e. past the broker's visibility timeout: they are acknowledged on
+# receipt (never redelivered, so never run twice at once) and have their own hard limit. A
+# worker killed during one loses that night's run; the next night runs again, and readiness
+# reports a stale backup. docs/operations.md, "Crash recovery".
+MAINTENANCE_TASK_TIME_LIMIT_SECONDS = env.int(
+    "MAINTENANCE_TASK_TIME_LIMIT_SECONDS", default=3 * 3600
+)
 
 # LOGGING
 # Structured (JSON in production, key=value locally); every line carries the request id.

@@ -1,17 +1,27 @@
-"""Health endpoints for load balancers and orchestrators.
+"""Health endpoints for load balancers and orchestrators (docs/operations-monitoring.md).
 
-``/health/ready`` answers 503 only when a dependency it needs to serve is down (PostgreSQL,
-Redis). Advisories — conditions an operator must hear about that do not stop the service,
-such as a stale verified backup — are reported beside them and never change the status code.
-They are named in the ``HEALTH_READY_ADVISORIES`` setting (name → dotted path of a function
-returning a dict with a ``status``), because core imports no app.
+``/health/live`` checks nothing but the process. ``/health/ready`` reports every check as
+``ok``, ``degraded`` or ``down`` and answers 503 only when the app cannot serve: PostgreSQL is
+down. Redis or the broker down (job triggers refused, the default cache fails soft), a missing
+worker or beat heartbeat, stale prices, an old published run or an open vendor breaker are
+``degraded`` readiness at 200 — the app still serves what it has, and taking it out of a load
+balancer would only turn a degradation into an outage.
+
+Core imports no app: the app checks are named in ``HEALTH_READY_CHECKS`` (name → dotted path
+of a function returning a dict with a ``status`` of ok / degraded / down and its figures) and
+run only while the database answers (most read it; a dead database would make each wait on
+the pool), and so do the advisories. A check that raises is ``degraded``. Advisories
+(``HEALTH_READY_ADVISORIES``, e.g. a stale verified backup) are informative only and never
+change the status or the code.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
@@ -30,6 +40,9 @@ def health_live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+
+
 def _advisories() -> dict[str, Any]:
     """Each configured advisory's answer; ``{"status": "error"}`` for one that fails."""
     answers: dict[str, Any] = {}
@@ -42,29 +55,73 @@ def _advisories() -> dict[str, Any]:
     return answers
 
 
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _redis() -> None:
+    caches["strict"].set("health:ready", "1", timeout=5)
+
+
+def _broker() -> None:
+    """One connection to the broker, bounded like a task send (``CELERY_SEND_TIMEOUT``)."""
+    with current_app.connection_for_write() as broker:
+        broker.ensure_connection(
+            max_retries=1, interval_start=0, timeout=settings.CELERY_SEND_TIMEOUT
+        )
+
+
+def _probe(name: str, probe: Callable[[], None]) -> str:
+    try:
+        probe()
+    except Exception:
+        logger.warning("readiness: %s check failed", name, exc_info=True)
+        return DOWN
+    return OK
+
+
+def _app_check(name: str, path: str) -> dict[str, Any]:
+    try:
+        answer = dict(import_string(path)())
+    except Exception:
+        logger.warning("readiness: check %s failed", name, exc_info=True)
+        return {"status": DEGRADED, "error": "the check failed"}
+    if answer.get("status") not in (OK, DEGRADED, DOWN):
+        answer["status"] = DEGRADED
+    return answer
+
+
 @require_GET
 @never_cache
 def health_ready(request: HttpRequest) -> JsonResponse:
-    """Ready to serve: PostgreSQL and Redis answer. 503 with the failing part otherwise.
+    """Ready to serve: 200 unless PostgreSQL is down (503); every check ok / degraded / down.
 
-    ``advisories`` (e.g. ``backup``: ok / stale / none) are informative and never fatal.
+    ``checks`` maps each check to its state; ``details`` holds the app checks' figures (ages,
+    thresholds, what is stale); ``advisories`` (e.g. ``backup``: ok / stale / none) are
+    informative and never fatal. ``status`` is ``down`` with the 503, else ``degraded`` when
+    any check is not ``ok``, else ``ok``.
     """
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception:
-        logger.warning("readiness: database check failed", exc_info=True)
-        checks["database"] = "error"
-    try:
-        caches["strict"].set("health:ready", "1", timeout=5)
-        checks["redis"] = "ok"
-    except Exception:
-        logger.warning("readiness: redis check failed", exc_info=True)
-        checks["redis"] = "error"
-    ready = all(value == "ok" for value in checks.values())
+    checks: dict[str, str] = {
+        "database": _probe("database", _database),
+        "redis": _probe("redis", _redis),
+        "broker": _probe("broker", _broker),
+    }
+    details: dict[str, Any] = {}
+    advisories: dict[str, Any] = {}
+    serving = checks["database"] == OK
+    if serving:
+        for name, path in getattr(settings, "HEALTH_READY_CHECKS", {}).items():
+            details[name] = _app_check(name, path)
+            checks[name] = details[name]["status"]
+        advisories = _advisories()
+    if not serving:
+        status = DOWN
+    elif any(state != OK for state in checks.values()):
+        status = DEGRADED
+    else:
+        status = OK
     return JsonResponse(
-        {"status": "ok" if ready else "error", "checks": checks, "advisories": _advisories()},
-        status=200 if ready else 503,
+        {"status": status, "checks": checks, "details": details, "advisories": advisories},
+        status=200 if serving else 503,
     )

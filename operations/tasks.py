@@ -16,6 +16,7 @@ from celery import shared_task
 from django.conf import settings
 
 from operations.backups import BackupAlreadyRunning, backup_create, backup_verify
+from operations.heartbeats import worker_heartbeat_record
 from operations.models import Backup
 
 # Acknowledged on receipt (no redelivery past the visibility timeout, which the jobs' time
@@ -57,3 +58,13 @@ def backup_create_task() -> dict[str, Any]:
 def backup_verify_task(*, name: str | None = None) -> dict[str, Any]:
     """Daily (02:30 UTC): verify ``name`` (default: the newest backup) in a scratch database."""
     return backup_summary(backup_verify(name=name))
+
+
+@shared_task(name="operations.tasks.heartbeat", bind=True, ignore_result=True)
+def heartbeat_task(self: Any) -> float:
+    """Every minute (beat): record that a worker consumes the queue (``operations.heartbeats``).
+
+    Expires after a minute (the schedule's ``expire_seconds``), so a stopped worker does not
+    find a backlog of heartbeats when it comes back.
+    """
+    return worker_heartbeat_record(hostname=self.request.hostname or "unknown")

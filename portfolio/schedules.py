@@ -26,6 +26,8 @@ class Schedule:
     kwargs: str = "{}"
     # Names this schedule had before; the sync renames such a row instead of adding a second.
     previous_names: tuple[str, ...] = ()
+    # A sent task not started within this many seconds is discarded by the worker (None: never).
+    expire_seconds: int | None = None
 
 
 def schedules() -> tuple[Schedule, ...]:
@@ -85,6 +87,16 @@ def schedules() -> tuple[Schedule, ...]:
             crontab=("15", "4", "*", "*", "*"),
             description="Delete refresh tokens (and their blacklist rows) past their expiry.",
         ),
+        Schedule(
+            name="operations: worker and beat heartbeat",
+            task="operations.tasks.heartbeat",
+            # "Every minute": /health/ready and the heartbeat gauges age from these sends and
+            # runs (operations/heartbeats.py). Expires after a minute, so a stopped worker comes
+            # back to one heartbeat, not to a backlog.
+            crontab=("*", "*", "*", "*", "*"),
+            description="Record that Beat sends and a worker consumes the queue (health).",
+            expire_seconds=60,
+        ),
     )
 
 
@@ -117,6 +129,7 @@ def schedules_sync(apps: Any, using: str = "default") -> None:
             crontab=crontab,
             kwargs=schedule.kwargs,
             description=schedule.description,
+            expire_seconds=schedule.expire_seconds,
         )
 
 

@@ -240,7 +240,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_SEND_TASK_EVENTS = False
+# Task events on, so Flower (`make flower`) and `celery events` see every task; SENT events
+# too, so a task queued but never started shows as such (docs/operations-monitoring.md).
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
 # SENDING A TASK FAILS FAST WHEN REDIS IS DOWN (core/queue.py; docs/operations.md, "Process
 # model and failure behaviour"). ``enqueue`` never subscribes to a result (nobody waits on
 # one: a job's state is its run row), and a publish makes one connection attempt of at most
@@ -512,6 +515,30 @@ BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
 # /health/ready reports them under "advisories" and never fails on them (core imports no app,
 # so the check is named here, by the layer that wires the apps together).
 HEALTH_READY_ADVISORIES = {"backup": "operations.selectors.backup_health"}
+# OBSERVABILITY: health (docs/operations-monitoring.md). /health/ready's app checks: name ->
+# dotted path of a function returning {"status": "ok" | "degraded" | "down", ...figures}; they
+# make readiness degraded (200), never 503 (only the database down does).
+HEALTH_READY_CHECKS = {
+    "worker_heartbeat": "operations.heartbeats.worker_health",
+    "beat_heartbeat": "operations.heartbeats.beat_health",
+    "data_freshness": "market.health.data_freshness",
+    "published_runs": "portfolio.health.published_runs",
+    "twelvedata_circuit": "market.health.circuit_breaker",
+}
+# Beat sends operations.tasks.heartbeat every minute: a worker that ran none for this long (3
+# missed beats) or a Beat that sent none is degraded.
+HEALTH_WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.float(
+    "HEALTH_WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=180.0
+)
+HEALTH_BEAT_HEARTBEAT_MAX_AGE_SECONDS = env.float(
+    "HEALTH_BEAT_HEARTBEAT_MAX_AGE_SECONDS", default=180.0
+)
+# Weekdays an active asset class's latest price may lag behind the last expected trading day
+# (the weekday before today, UTC) before data freshness is degraded: holidays, a failed night.
+HEALTH_DATA_FRESHNESS_GRACE_DAYS = env.int("HEALTH_DATA_FRESHNESS_GRACE_DAYS", default=1)
+# A live index whose published run is older than this many weekday hours (Saturdays and
+# Sundays do not count: the nightly chain runs Monday to Friday) is degraded.
+HEALTH_PUBLISHED_RUN_MAX_AGE_HOURS = env.int("HEALTH_PUBLISHED_RUN_MAX_AGE_HOURS", default=36)
 # WAL archive for point-in-time recovery (the embedded server archives into it).
 WAL_ARCHIVE_DIR = Path(env.str("WAL_ARCHIVE_DIR", default=str(_LOCAL_DATA_DIR / "wal-archive")))
 # Superseded index runs older than this many days are archived to files, except the published

@@ -11,10 +11,11 @@ def test_health_live_answers_200(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_health_ready_checks_database_and_redis(client):
+def test_health_ready_checks_database_redis_and_broker(client):
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    checks = response.json()["checks"]
+    assert (checks["database"], checks["redis"], checks["broker"]) == ("ok", "ok", "ok")
 
 
 def test_well_formed_request_id_is_echoed(client):

@@ -65,7 +65,7 @@ def test_reads_are_503_within_the_pool_timeout_and_live_stays_fast(live_stack: L
     assert (live.status, live.json()) == (200, {"status": "ok"})
     assert live.seconds < 1.0
     assert ready.status == 503
-    assert ready.json()["checks"]["database"] == "error"
+    assert ready.json()["checks"]["database"] == "down"
     slowest = max(answer.seconds for answer in blocked)
     record_fault_timing("postgres-down api-read 503", expected=f"<={budget:.1f}", observed=slowest)
     assert len(blocked) == BLOCKED_REQUESTS

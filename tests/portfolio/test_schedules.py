@@ -41,6 +41,7 @@ def test_after_migrate_every_schedule_of_the_table_exists_exactly_once():
         "operations: nightly backup": ("operations.tasks.backup_create", {}, True),
         "operations: daily backup verification": ("operations.tasks.backup_verify", {}, True),
         "portfolio: monthly run archiving": ("portfolio.tasks.runs_archive", {}, True),
+        "operations: worker and beat heartbeat": ("operations.tasks.heartbeat", {}, True),
     }
     # Weekdays 22:30 UTC; the 1st of the month 03:00; daily 04:15.
     assert _crontab(rows["portfolio: nightly refresh and recompute"]) == (
@@ -50,6 +51,11 @@ def test_after_migrate_every_schedule_of_the_table_exists_exactly_once():
     assert _crontab(rows["accounts: flush expired tokens"]) == ("15", "4", "*", "*", "*", "UTC")
     assert _crontab(rows["operations: nightly backup"]) == ("30", "1", "*", "*", "*", "UTC")
     assert _crontab(rows["portfolio: monthly run archiving"]) == ("45", "4", "*", "2", "*", "UTC")
+    # Every minute, and a heartbeat not started within a minute is discarded (no backlog).
+    heartbeat = rows["operations: worker and beat heartbeat"]
+    assert _crontab(heartbeat) == ("*", "*", "*", "*", "*", "UTC")
+    assert heartbeat.expire_seconds == 60
+    assert rows["operations: nightly backup"].expire_seconds is None
     assert len(schedules()) == len(rows)
 
 

@@ -7,11 +7,15 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
+from core import celery_metrics
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("autoindex")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task counters and durations (Prometheus), docs/metrics.md.
+celery_metrics.connect()
 
 
 @task_prerun.connect

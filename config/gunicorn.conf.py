@@ -33,3 +33,12 @@ accesslog = "-"
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): a second
 # server on the same host (a test's, another project's) would take it over. Nothing uses it.
 control_socket_disable = True
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker exited: in Prometheus multiprocess mode its live gauges stop being exported
+    (docs/metrics.md, "Several processes")."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

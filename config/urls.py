@@ -3,11 +3,14 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from compat.api import retired as compat_views
+from core import metrics as core_metrics
 from core import views as core_views
 
 urlpatterns = [
     path("health/live", core_views.health_live, name="health-live"),
     path("health/ready", core_views.health_ready, name="health-ready"),
+    # Prometheus (docs/metrics.md): open to METRICS_ALLOWED_NETWORKS or a METRICS_TOKEN bearer.
+    path("metrics", core_metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its init script as a file, so the CSP needs no inline scripts.

@@ -33,6 +33,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from .metrics import problem_count
 from .request_context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -258,6 +259,7 @@ def problem_body(
         "request_id": current_request_id(),
     }
     body.update(extra)
+    problem_count(code=code, status_code=status_code)
     return body
 
 

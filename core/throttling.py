@@ -32,6 +32,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from .errors import RateLimitedError, ServiceUnavailableError
+from .metrics import throttled_count
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -92,10 +93,13 @@ class FailOpenThrottleMixin:
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         try:
-            return super().allow_request(request, view)  # type: ignore[misc]
+            allowed: bool = super().allow_request(request, view)  # type: ignore[misc]
         except CACHE_ERRORS:
             logger.warning("throttle cache unavailable; failing open", exc_info=True)
             return True
+        if not allowed:
+            throttled_count(scope=self.scope)
+        return allowed
 
 
 class FailOpenScopedRateThrottle(FailOpenThrottleMixin, ScopedRateThrottle):

@@ -143,6 +143,8 @@ DB_POOL_RECONNECT_TIMEOUT = env.float("DB_POOL_RECONNECT_TIMEOUT", default=2.0)
 def database_settings(config: dict[str, Any]) -> dict[str, Any]:
     """Complete one DATABASES entry with the project's engine, pool and health-check options."""
     config = {**config, "ENGINE": "django.db.backends.postgresql"}
+    if METRICS_ENABLED:  # the same backend, counting queries and their durations
+        config["ENGINE"] = "django_prometheus.db.backends.postgresql"
     config["CONN_MAX_AGE"] = 0
     config["CONN_HEALTH_CHECKS"] = True
     options = dict(config.get("OPTIONS", {}))
@@ -173,7 +175,12 @@ def redis_settings(redis_url: str) -> dict[str, Any]:
         "CACHES": {
             # Reads fail soft: a Redis outage degrades to the database, it never becomes a 5xx.
             "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
+                "BACKEND": (
+                    # django-redis counting gets, hits and misses (docs/metrics.md)
+                    "django_prometheus.cache.backends.redis.RedisCache"
+                    if METRICS_ENABLED
+                    else "django_redis.cache.RedisCache"
+                ),
                 "LOCATION": redis_url,
                 "KEY_PREFIX": "autoindex",
                 "OPTIONS": {
@@ -577,3 +584,35 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
     },
 }
+
+# OBSERVABILITY: metrics (docs/metrics.md)
+# https://github.com/korfuri/django-prometheus · https://prometheus.github.io/client_python/
+# METRICS_ENABLED: django-prometheus's HTTP/database/cache series and GET /metrics (404 when
+# off; the app's own counters still count, at no measurable cost). /metrics answers a request
+# with "Authorization: Bearer <METRICS_TOKEN>" (when a token is set) or from an address in
+# METRICS_ALLOWED_NETWORKS (CIDRs; loopback and private ranges by default, none in production),
+# anyone else a 401/403 problem. Several processes (gunicorn workers, Celery children) share
+# their counters through the PROMETHEUS_MULTIPROC_DIR folder (an environment variable read by
+# prometheus_client itself, not a setting).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+)
+# Scrape-time series: dotted paths of collectors (an object with collect()) whose queries run
+# when Prometheus scrapes (core imports no app, so they are named here).
+METRICS_COLLECTORS = [
+    "core.metrics.DatabasePoolCollector",
+    "core.celery_metrics.QueueLengthCollector",
+    "market.metrics.MarketDataCollector",
+    "portfolio.metrics.IndexCollector",
+]
+if METRICS_ENABLED:
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
+    # First and last: the latency covers every other middleware.
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]

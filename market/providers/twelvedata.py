@@ -43,6 +43,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django_redis import get_redis_connection
 
+from market.metrics import twelvedata_request_count
+
 from .breaker import get_breaker
 from .errors import (
     TwelveDataAuthError,
@@ -328,16 +330,24 @@ class TwelveDataClient:
                 f"{self.base_url}/time_series", params=params, timeout=self.timeout, stream=True
             )
         except requests.Timeout as exc:
+            twelvedata_request_count(status="timeout")
             raise TwelveDataServerError(f"timeout: {type(exc).__name__}") from exc
         except requests.ConnectionError as exc:
+            twelvedata_request_count(status="connection_error")
             raise TwelveDataServerError(f"connection error: {type(exc).__name__}") from exc
         with response:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             if response.status_code >= 500:
+                twelvedata_request_count(status=str(response.status_code))
                 raise TwelveDataServerError(
                     f"HTTP {response.status_code}", status=response.status_code
                 )
-            content = self._read_body(response, deadline)
+            try:
+                content = self._read_body(response, deadline)
+            except TwelveDataServerError:
+                twelvedata_request_count(status="deadline")
+                raise
+        twelvedata_request_count(status=str(response.status_code))
         try:
             body = json.loads(content)
         except ValueError:

@@ -51,6 +51,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from core.request_context import current_request_id
+from market.metrics import refresh_run_finished
 from market.models import RefreshRun
 from market.providers import (
     SymbolError,
@@ -249,6 +250,7 @@ class _RefreshJob:
         self.run.finished_at = timezone.now()
         self._copy_counts()
         self.run.save()
+        refresh_run_finished(run=self.run, revisions=self.total.revisions)
         logger.info(
             "refresh finished",
             extra={

@@ -37,6 +37,7 @@ from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
 from market.selectors import closes_matrix
+from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
 from strategy.engine import IndexResult, compute_index
 from strategy.metrics import metrics_for_ranges
@@ -171,6 +172,7 @@ def index_runs_abandon(*, index: Index, task_id: str = "") -> list[int]:
         )
         if marked:
             abandoned.append(run.pk)
+            index_computation_count(status=IndexRun.Status.ABANDONED)
             logger.warning(
                 "index run abandoned",
                 extra={"index": index.slug, "run_id": run.pk, "reason": reason},
@@ -269,7 +271,9 @@ def index_run_compute(
                 run.timings = timer.seconds
     except Exception as error:
         _mark_failed(run, error, timer)
+        index_run_finished(status=IndexRun.Status.FAILED, timings=timer.seconds)
         raise
+    index_run_finished(status=run.status, timings=timer.seconds)
     logger.info(
         "index computed",
         extra={"index": index.slug, "run_id": run.pk, "status": run.status, **timer.seconds},

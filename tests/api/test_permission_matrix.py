@@ -51,6 +51,8 @@ FUNCTION_VIEW_METHODS = ("GET",)
 MATRIX: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("health-live", "GET"): (200, 200, 200, 200),
     ("health-ready", "GET"): (200, 200, 200, 200),
+    # Open to the allowed networks (the test client is loopback), whoever is signed in.
+    ("metrics", "GET"): (200, 200, 200, 200),
     ("schema", "GET"): (200, 200, 200, 200),
     ("swagger-ui", "GET"): (200, 200, 200, 200),
     # Any path under /api/v1 that is not an MVP route: the catch-all 410 (compat.urls).

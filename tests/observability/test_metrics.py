@@ -7,6 +7,7 @@ Counters are process-wide, so every assertion on one is on its change across the
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 import pytest
@@ -449,3 +450,33 @@ def test_metrics_disabled_is_a_404(settings):
     settings.METRICS_ENABLED = False
 
     _problem(Client().get("/metrics"), 404, "not-found")
+
+
+# ------------------------------------------------------------------------ several processes
+
+_COUNT_ONE_TASK = (
+    "from core.celery_metrics import on_task_postrun, on_task_prerun\n"
+    "on_task_prerun(sender='tests.observability.elsewhere', task_id='t')\n"
+    "on_task_postrun(sender='tests.observability.elsewhere', task_id='t', state='SUCCESS')\n"
+)
+
+
+def test_multiprocess_mode_merges_the_counters_of_every_process(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for _ in range(2):  # two worker processes, each counting one task
+        subprocess.run(  # noqa: S603 - our interpreter
+            [sys.executable, "-c", _COUNT_ONE_TASK], env=environment, check=True
+        )
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    samples = scrape()
+
+    task = "tests.observability.elsewhere"
+    assert value(samples, "autoindex_celery_tasks_total", task=task, state="started") == 2
+    assert value(samples, "autoindex_celery_tasks_total", task=task, state="succeeded") == 2
+    assert value(samples, "autoindex_celery_task_duration_seconds_count", task=task) == 2
+    # The scrape-time series are still read by the answering process.
+    assert ("autoindex_celery_queue_length", (("queue", "celery"),)) in samples

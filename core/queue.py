@@ -97,7 +97,8 @@ def enqueue(task_name: str, *, description: str, **kwargs: Any) -> Enqueued:
                 raise QueueUnavailableError(description) from None
             return
         receipt.task_id = result.id
-        logger.info("%s enqueued", description, extra={"task_id": receipt.task_id})
+        # Not "task_id": in a log line that is the id of the task being run (core/logging.py).
+        logger.info("%s enqueued", description, extra={"enqueued_task_id": receipt.task_id})
 
     transaction.on_commit(send)
     return receipt

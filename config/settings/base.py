@@ -49,6 +49,7 @@ THIRD_PARTY_APPS = [
     "simple_history",
     "django_celery_beat",
     "waffle",  # feature switches: the retirement of /api/v1 route groups (compat)
+    "django_structlog",  # request and Celery task log context (core/logging.py)
 ]
 LOCAL_APPS = ["core", "accounts", "market", "strategy", "portfolio", "operations", "compat"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -57,6 +58,9 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 # https://docs.djangoproject.com/en/5.2/topics/http/middleware/
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # request_started/request_finished lines; binds our request id, user and client address
+    # into every line of the request (core/logging.py). After the request id is known.
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin and API-docs assets from gunicorn itself (compressed, cache headers).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -562,28 +566,41 @@ MAINTENANCE_TASK_TIME_LIMIT_SECONDS = env.int(
     "MAINTENANCE_TASK_TIME_LIMIT_SECONDS", default=3 * 3600
 )
 
-# LOGGING
-# Structured (JSON in production, key=value locally); every line carries the request id.
+# OBSERVABILITY: tracing (core/tracing.py; docs/observability.md, "Tracing")
+# https://opentelemetry.io/docs/languages/sdk-configuration/
+# Django, psycopg, requests, Celery and Redis are instrumented unless TRACING_ENABLED is false;
+# spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set (OTLP over HTTP, e.g.
+# http://localhost:4318 for a local collector or Jaeger; the exporter also reads the other
+# OTEL_EXPORTER_OTLP_* variables itself) or OTEL_TRACES_EXPORTER is "console" (spans printed
+# as JSON, local debugging). With neither, nothing is recorded or exported: spans keep only
+# their ids, which log lines carry and tasks inherit.
+TRACING_ENABLED = env.bool("TRACING_ENABLED", default=True)
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="autoindex")
+
+# LOGGING (core/logging.py; docs/observability.md, "Logs")
+# structlog through the standard library: every line (ours, Django's, Celery's) is one JSON
+# object (LOG_FORMAT=json, production) or a key=value line (console, local runs) with ts, level,
+# logger, event, request_id, and trace_id, span_id, user_id, task_id when known.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
     "formatters": {"structured": {"()": "core.logging.StructuredFormatter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "structured",
-            "filters": ["request_id"],
-        }
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
     },
 }
+# django-structlog (https://django-structlog.readthedocs.io/en/latest/configuration.html): the
+# client address comes from core.throttling.client_ip (trusted proxies only), not from ipware;
+# Celery's task context is wired in config/celery.py.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_CELERY_ENABLED = False
 
 # OBSERVABILITY: metrics (docs/metrics.md)
 # https://github.com/korfuri/django-prometheus · https://prometheus.github.io/client_python/

@@ -51,6 +51,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from core.request_context import current_request_id
+from core.tracing import span
 from market.metrics import refresh_run_finished
 from market.models import RefreshRun
 from market.providers import (
@@ -395,7 +396,10 @@ class _RefreshJob:
         rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         screened = bars_screen(rows, refresh_run=self.run)
         # One transaction per batch: committed before the next batch starts.
-        self.total += prices_upsert(screened.accepted, source=SOURCE, refresh_run_id=self.run.pk)
+        with span("market.prices_upsert", refresh_run_id=self.run.pk, rows=len(screened.accepted)):
+            self.total += prices_upsert(
+                screened.accepted, source=SOURCE, refresh_run_id=self.run.pk
+            )
         self.run.bars_quarantined += screened.quarantined_count
         self.run.symbols_done += len(batch)
         for outcome in outcomes:

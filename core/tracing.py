@@ -1,0 +1,226 @@
+"""OpenTelemetry tracing: one tracer provider per process, the libraries we call instrumented.
+
+:func:`configure_tracing` runs once per process from ``CoreConfig.ready`` (web processes under
+gunicorn with or without ``--preload``, the Celery worker and beat, commands, tests) and again,
+as a no-op, from Celery's ``worker_process_init`` in each prefork child (the SDK's batch
+processor restarts its export thread after a fork by itself). It instruments Django, psycopg,
+requests, Celery and Redis, so one trace follows ``POST /api/v2/jobs/refresh/`` through the
+Celery message headers into the worker, each TwelveData request, the price upsert
+(:func:`span`) and the recompute task it queues.
+
+Exporting is off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (OTLP over HTTP, batched) or
+``OTEL_TRACES_EXPORTER=console`` (one JSON object per span on stdout, for local debugging).
+While nothing exports, no span processor is installed and every span is dropped by the
+sampler at creation: it still gets a trace id (log lines carry it and it travels into the
+tasks a request starts) but records no attributes, events or timings — the cost is an id and
+a few function calls per instrumented call. ``TRACING_ENABLED=false`` does not instrument at
+all. Settings: "OBSERVABILITY" in config/settings/base.py; docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
+
+logger = logging.getLogger(__name__)
+
+TRACER_NAME = "autoindex"
+# Scrapes and probes are not traced: they would drown the traces that matter (regexes searched
+# in the request URL, as OTEL_PYTHON_DJANGO_EXCLUDED_URLS).
+UNTRACED_URLS = "health/live,health/ready,metrics"
+
+# The trace and span ids of the request being served (hex), kept for the log lines Django
+# writes after the tracing middleware has closed the request's span ("Not Found: …").
+# Cleared with the request id on ``request_finished`` (core.apps).
+request_trace_ids_var: ContextVar[tuple[str, str] | None] = ContextVar(
+    "request_trace_ids", default=None
+)
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+
+class _ExportersAttached(SpanProcessor):
+    """The span processors of the exporters attached now; installed on the provider at the
+    first :func:`attach_span_exporter`, so a process that exports nothing has no processor."""
+
+    def __init__(self) -> None:
+        self.processors: tuple[SpanProcessor, ...] = ()
+        self.installed = False
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        for processor in self.processors:
+            processor.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for processor in self.processors:
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+
+class _WhileExporting(Sampler):
+    """While an exporter is attached, samples every trace its caller sampled (or started
+    here); while none is, drops every span at creation (ids only, nothing recorded)."""
+
+    def __init__(self, exporters: _ExportersAttached) -> None:
+        self.exporters = exporters
+        self.delegate: Sampler = ParentBased(ALWAYS_ON)
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if not self.exporters.processors:
+            return _DROP
+        return self.delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"WhileExporting{{{self.delegate.get_description()}}}"
+
+
+_DROP = SamplingResult(Decision.DROP)
+_exporters = _ExportersAttached()
+
+
+def configure_tracing() -> None:
+    """Install the tracer provider and instrument the libraries, once per process.
+
+    Idempotent (a forked child keeps its parent's setup). Does nothing when ``TRACING_ENABLED``
+    is false. Attaches the exporter the environment names, if any (module docstring).
+    """
+    global _provider
+    if not settings.TRACING_ENABLED:
+        return
+    with _lock:
+        if _provider is not None:
+            return
+        resource = Resource.create({SERVICE_NAME: settings.OTEL_SERVICE_NAME})
+        _provider = TracerProvider(resource=resource, sampler=_WhileExporting(_exporters))
+        trace.set_tracer_provider(_provider)
+        _instrument_libraries()
+    exporter = _configured_exporter()
+    if exporter is not None:
+        attach_span_exporter(exporter, batch=True)
+
+
+def _configured_exporter() -> SpanExporter | None:
+    """The exporter named by the environment: OTLP/HTTP when an endpoint is set, the console
+    exporter for ``OTEL_TRACES_EXPORTER=console``, else none."""
+    if settings.OTEL_EXPORTER_OTLP_ENDPOINT:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        # The exporter reads the endpoint (and OTEL_EXPORTER_OTLP_HEADERS, timeouts) from the
+        # environment itself and appends /v1/traces to a base endpoint.
+        return OTLPSpanExporter()
+    if settings.OTEL_TRACES_EXPORTER == "console":
+        return ConsoleSpanExporter(service_name=settings.OTEL_SERVICE_NAME)
+    return None
+
+
+def _instrument_libraries() -> None:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    # Django's middleware goes first in MIDDLEWARE; it must be inserted before the request
+    # handler loads the chain, which ``ready`` (and a worker's fork) always precedes.
+    DjangoInstrumentor().instrument(excluded_urls=UNTRACED_URLS, request_hook=_remember_ids)
+    PsycopgInstrumentor().instrument(skip_dep_check=True)
+    RequestsInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+
+
+def _remember_ids(span: trace.Span, request: HttpRequest) -> None:
+    ids = span_ids(span)
+    if ids is not None:
+        request_trace_ids_var.set(ids)
+
+
+def attach_span_exporter(exporter: SpanExporter, *, batch: bool = True) -> SpanProcessor:
+    """Export every span sampled from now on to ``exporter`` (batched in the background, or one
+    by one when ``batch`` is false — tests). Returns the processor, for
+    :func:`detach_span_processor`. Requires :func:`configure_tracing` to have run."""
+    if _provider is None:
+        raise RuntimeError("tracing is not configured (TRACING_ENABLED is false)")
+    processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+    with _lock:
+        if not _exporters.installed:
+            _provider.add_span_processor(_exporters)
+            _exporters.installed = True
+        _exporters.processors = (*_exporters.processors, processor)
+    return processor
+
+
+def detach_span_processor(processor: SpanProcessor) -> None:
+    """Stop exporting through ``processor`` (flushed and shut down); with no exporter left,
+    spans are dropped again at creation."""
+    with _lock:
+        _exporters.processors = tuple(p for p in _exporters.processors if p is not processor)
+    processor.shutdown()
+
+
+@contextmanager
+def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
+    """Run the block in a span ``name`` (a child of the current one) with ``attributes``; an
+    exception leaving the block is recorded on the span and re-raised."""
+    tracer = trace.get_tracer(TRACER_NAME)
+    with tracer.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+def span_ids(current: trace.Span | None = None) -> tuple[str, str] | None:
+    """The (trace id, span id) of ``current`` (default: the current span) as lowercase hex, or
+    ``None`` outside any trace."""
+    context = (current or trace.get_current_span()).get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def current_trace_ids() -> tuple[str, str] | None:
+    """The ids of the current span, else those of the request being served (see
+    :data:`request_trace_ids_var`), else ``None``."""
+    return span_ids() or request_trace_ids_var.get()

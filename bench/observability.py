@@ -6,12 +6,19 @@ Figures (one JSON line each):
   through Django's full middleware stack (test client, signed-in viewer), with
   ``METRICS_ENABLED`` and ``TRACING_ENABLED`` true and no span exporter configured;
 - ``observability.history_read_off_ms``: the same with both false;
-- ``observability.overhead_pct``: (on − off) / off × 100 (goal ≤ 5 %).
+- ``observability.overhead_pct``: (on − off) / off × 100 (goal ≤ 5 %);
+- ``observability.overhead_cpu_pct``: the same on the web process's CPU time per read;
+- ``observability.metrics_overhead_pct`` / ``observability.metrics_overhead_cpu_pct``: metrics
+  on and tracing off against both off (what metrics alone cost; the rest is tracing's).
 
-Settings are read once per process, so each mode runs in a fresh interpreter (this module run
-as ``python -m bench.observability <database>``) against the benchmark database created by
-``bench``. Modes alternate over ``ROUNDS`` rounds and each mode's figure is the median of its
-rounds' medians, so a machine getting slower during the run does not favour one mode.
+Settings are read once per process, so each mode runs in an interpreter of its own (this module
+run as ``python -m bench.observability <database> <user id>``) against the benchmark database
+created by ``bench``. All stay up and take turns: ``ROUNDS`` rounds of ``ROUND_REQUESTS`` reads,
+one mode at a time, the order reversed every other round. The read times are the medians of
+the rounds' medians; an overhead is the median of the rounds' paired overheads (a mode against
+``off`` in the same round), so a machine slowing down or speeding up during the run (other
+processes) favours no mode. On a loaded machine the wall-clock figures still scatter by tens of
+per cent from round to round: compare them on an idle one.
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ from typing import Any
 
 SLUG = "bench-history"
 LEVELS = 5000
-ROUNDS = 3
-WARMUP_REQUESTS = 30
-TIMED_REQUESTS = 300
+ROUNDS = 40
+WARMUP_REQUESTS = 50
+ROUND_REQUESTS = 25
 MODES = {
     "on": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "true"},
     "off": {"METRICS_ENABLED": "false", "TRACING_ENABLED": "false"},
+    # Attribution: metrics alone (the rest of "on" is tracing's).
+    "metrics": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "false"},
 }
 # No exporter: tracing instruments but sends nothing (the production default without a
 # collector). Throttles are lifted so thousands of reads by one viewer are all answered.
@@ -80,8 +89,9 @@ def _published_history() -> Any:
     return viewer
 
 
-def _measure_child(database: str, user_id: int) -> dict[str, float]:
-    """In a fresh process: median seconds of the cached read, in this process's mode."""
+def _serve_measurements(database: str, user_id: int) -> None:
+    """In a fresh process (one mode): warm the cache, then answer each line ``N`` on stdin
+    with the median seconds of ``N`` reads (a JSON line), until stdin closes."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
 
@@ -105,28 +115,52 @@ def _measure_child(database: str, user_id: int) -> dict[str, float]:
             raise RuntimeError(f"{url} answered {response.status_code}: {response.content[:200]!r}")
     if len(response.json()["results"]) != LEVELS:
         raise RuntimeError("the history read did not return every level")
-    seconds = []
-    for _ in range(TIMED_REQUESTS):
-        started = time.perf_counter()
-        client.get(url)
-        seconds.append(time.perf_counter() - started)
-    return {"median_s": statistics.median(seconds)}
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        wall, cpu = [], []
+        for _ in range(int(line)):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            client.get(url)
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+        answer = {"median_s": statistics.median(wall), "median_cpu_s": statistics.median(cpu)}
+        print(json.dumps(answer), flush=True)
 
 
-def _run_mode(mode: str, database: str, user_id: int) -> float:
-    environment = {**os.environ, **CHILD_ENVIRONMENT, **MODES[mode]}
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.observability", database, str(user_id)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{mode} run failed:\n{completed.stderr[-3000:]}")
-    median_s = float(json.loads(completed.stdout.strip().splitlines()[-1])["median_s"])
-    _log(f"{mode}: median {median_s * 1000:.3f} ms")
-    return median_s
+class _Mode:
+    """One measuring process in one mode, driven round by round over its stdin/stdout."""
+
+    def __init__(self, mode: str, database: str, user_id: int) -> None:
+        self.mode = mode
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.observability", database, str(user_id)],
+            env={**os.environ, **CHILD_ENVIRONMENT, **MODES[mode]},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._answer()  # warmed up
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None  # noqa: S101 - a pipe was asked for
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.mode} process stopped (exit {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def round(self, requests: int) -> tuple[float, float]:
+        """Median wall-clock and CPU seconds of ``requests`` reads."""
+        assert self.process.stdin is not None  # noqa: S101 - a pipe was asked for
+        self.process.stdin.write(f"{requests}\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        return float(answer["median_s"]), float(answer["median_cpu_s"])
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def run() -> Iterator[dict[str, Any]]:
@@ -134,13 +168,32 @@ def run() -> Iterator[dict[str, Any]]:
 
     viewer = _published_history()
     database = connection.settings_dict["NAME"]
-    _log(f"{LEVELS} levels published; {ROUNDS} rounds of {TIMED_REQUESTS} reads per mode")
+    _log(f"{LEVELS} levels published; {ROUNDS} rounds of {ROUND_REQUESTS} reads per mode")
+    modes = {mode: _Mode(mode, database, viewer.pk) for mode in MODES}
     medians: dict[str, list[float]] = {mode: [] for mode in MODES}
-    for _round in range(ROUNDS):
-        for mode in MODES:
-            medians[mode].append(_run_mode(mode, database, viewer.pk))
+    cpu_medians: dict[str, list[float]] = {mode: [] for mode in MODES}
+    overheads: dict[str, list[float]] = {"on": [], "metrics": []}
+    cpu_overheads: dict[str, list[float]] = {"on": [], "metrics": []}
+    try:
+        for number in range(ROUNDS):
+            # Alternate the order, so no mode always follows the same one.
+            order = list(MODES) if number % 2 == 0 else list(reversed(MODES))
+            for mode in order:
+                wall, cpu = modes[mode].round(ROUND_REQUESTS)
+                medians[mode].append(wall)
+                cpu_medians[mode].append(cpu)
+            for mode in overheads:
+                overheads[mode].append(medians[mode][-1] / medians["off"][-1] - 1)
+                cpu_overheads[mode].append(cpu_medians[mode][-1] / cpu_medians["off"][-1] - 1)
+    finally:
+        for measuring in modes.values():
+            measuring.close()
     on = statistics.median(medians["on"])
     off = statistics.median(medians["off"])
+    _log(
+        f"on {on * 1000:.3f} ms, off {off * 1000:.3f} ms; per-round overheads (%) "
+        + ", ".join(f"{overhead * 100:.1f}" for overhead in overheads["on"])
+    )
     yield {"name": "observability.history_read_on_ms", "value": round(on * 1000, 3), "unit": "ms"}
     yield {
         "name": "observability.history_read_off_ms",
@@ -149,10 +202,28 @@ def run() -> Iterator[dict[str, Any]]:
     }
     yield {
         "name": "observability.overhead_pct",
-        "value": round((on - off) / off * 100, 2),
+        "value": round(statistics.median(overheads["on"]) * 100, 2),
+        "unit": "%",
+    }
+    # The web process's own CPU per read: what observability adds (Python in the process), less
+    # disturbed than wall time by other processes on the machine; PostgreSQL's and Redis's time
+    # is not in the denominator, so this percentage is the larger (conservative) one.
+    yield {
+        "name": "observability.overhead_cpu_pct",
+        "value": round(statistics.median(cpu_overheads["on"]) * 100, 2),
+        "unit": "%",
+    }
+    yield {
+        "name": "observability.metrics_overhead_pct",
+        "value": round(statistics.median(overheads["metrics"]) * 100, 2),
+        "unit": "%",
+    }
+    yield {
+        "name": "observability.metrics_overhead_cpu_pct",
+        "value": round(statistics.median(cpu_overheads["metrics"]) * 100, 2),
         "unit": "%",
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(_measure_child(sys.argv[1], int(sys.argv[2]))), flush=True)
+    _serve_measurements(sys.argv[1], int(sys.argv[2]))

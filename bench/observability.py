@@ -104,8 +104,9 @@ def _serve_measurements(database: str, user_id: int) -> None:
 
     # The benchmark's database, not the one settings name (a pool opened during set-up, if
     # any, is closed so the next connection goes there).
-    connections["default"].settings_dict["NAME"] = database
-    connections["default"].close_pool()
+    connection = connections["default"]
+    connection.settings_dict["NAME"] = database
+    connection.close_pool()  # type: ignore[attr-defined]  # the PostgreSQL backend's
     token = AccessToken.for_user(User.objects.get(pk=user_id))
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = f"/api/v2/indexes/{SLUG}/values/?page_size={LEVELS}"

@@ -11,6 +11,7 @@ import os
 import time
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db.models import F
 from django.test import Client
@@ -480,3 +481,18 @@ def test_multiprocess_mode_merges_the_counters_of_every_process(tmp_path, monkey
     assert value(samples, "autoindex_celery_task_duration_seconds_count", task=task) == 2
     # The scrape-time series are still read by the answering process.
     assert ("autoindex_celery_queue_length", (("queue", "celery"),)) in samples
+
+
+def test_heartbeats_are_exported_as_timestamps_zero_when_never_recorded():
+    from operations.heartbeats import BEAT_KEY, WORKER_KEY, worker_heartbeat_record
+
+    caches["strict"].delete_many([WORKER_KEY, BEAT_KEY])
+    never = scrape()
+    at = worker_heartbeat_record(hostname="worker@test")
+
+    recorded = scrape()
+
+    assert value(never, "autoindex_worker_heartbeat_timestamp_seconds") == 0
+    assert value(never, "autoindex_beat_heartbeat_timestamp_seconds") == 0
+    assert value(recorded, "autoindex_worker_heartbeat_timestamp_seconds") == at
+    assert value(recorded, "autoindex_beat_heartbeat_timestamp_seconds") == 0

@@ -624,38 +624,6 @@ METRICS_COLLECTORS = [
     "core.celery_metrics.QueueLengthCollector",
     "market.metrics.MarketDataCollector",
     "portfolio.metrics.IndexCollector",
-]
-if METRICS_ENABLED:
-    INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
-    # First and last: the latency covers every other middleware.
-    MIDDLEWARE = [
-        "django_prometheus.middleware.PrometheusBeforeMiddleware",
-        *MIDDLEWARE,
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
-    ]
-
-# OBSERVABILITY: metrics (docs/metrics.md)
-# https://github.com/korfuri/django-prometheus · https://prometheus.github.io/client_python/
-# METRICS_ENABLED: django-prometheus's HTTP/database/cache series and GET /metrics (404 when
-# off; the app's own counters still count, at no measurable cost). /metrics answers a request
-# with "Authorization: Bearer <METRICS_TOKEN>" (when a token is set) or from an address in
-# METRICS_ALLOWED_NETWORKS (CIDRs; loopback and private ranges by default, none in production),
-# anyone else a 401/403 problem. Several processes (gunicorn workers, Celery children) share
-# their counters through the PROMETHEUS_MULTIPROC_DIR folder (an environment variable read by
-# prometheus_client itself, not a setting).
-METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS: list[str] = env.list(
-    "METRICS_ALLOWED_NETWORKS",
-    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
-)
-# Scrape-time series: dotted paths of collectors (an object with collect()) whose queries run
-# when Prometheus scrapes (core imports no app, so they are named here).
-METRICS_COLLECTORS = [
-    "core.metrics.DatabasePoolCollector",
-    "core.celery_metrics.QueueLengthCollector",
-    "market.metrics.MarketDataCollector",
-    "portfolio.metrics.IndexCollector",
     "operations.metrics.HeartbeatCollector",
 ]
 if METRICS_ENABLED:

@@ -138,6 +138,20 @@ def test_vendor_5xx_answers_are_counted_by_status(vendor_client, vendor, setting
     assert change(before, after, "autoindex_twelvedata_requests_total", status="200") == 1
 
 
+def test_a_vendor_timeout_is_counted_as_timeout(vendor_client, vendor, settings):
+    settings.TWELVEDATA_MAX_RETRIES = 1
+    vendor.fail_next("timeout", times=1)  # answers after the client's 0.3 s read timeout
+    before = scrape()
+
+    prices_refresh(
+        symbols=["AAPL"], end=REFRESH_END, trigger=RefreshRun.Trigger.CLI, client=vendor_client
+    )
+
+    after = scrape()
+    assert change(before, after, "autoindex_twelvedata_requests_total", status="timeout") == 1
+    assert change(before, after, "autoindex_twelvedata_requests_total", status="200") == 1
+
+
 def test_credits_used_and_remaining_today_come_from_the_shared_limiter(settings):
     settings.TWELVEDATA_CREDITS_PER_DAY = 800
     credit_limiter().acquire(3)

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: install run test lint typecheck migrations-check pytest bench services stop clean
+.PHONY: install run test lint typecheck migrations-check pytest bench services stop clean flower
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ run: services  ## migrate, load demo data, then web + worker + beat until Ctrl-C
 	$(BIN)/python manage.py compute_index autoindex --unless-published
 	$(BIN)/python manage.py ensure_demo_admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# Flower (Celery workers and tasks; Prometheus series at /metrics) for a running `make run`,
+# on loopback only (docs/operations-monitoring.md). Or run everything with Procfile.dev.
+FLOWER_PORT ?= 5555
+flower: install  ## Flower on http://127.0.0.1:$(FLOWER_PORT) against the local broker
+	$(BIN)/celery -A config flower --address=127.0.0.1 --port=$(FLOWER_PORT)
 
 lint: install  ## ruff (lint + format) and the import contracts (layers, pure engine)
 	$(BIN)/ruff check .

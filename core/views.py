@@ -10,9 +10,10 @@ balancer would only turn a degradation into an outage.
 Core imports no app: the app checks are named in ``HEALTH_READY_CHECKS`` (name → dotted path
 of a function returning a dict with a ``status`` of ok / degraded / down and its figures) and
 run only while the database answers (most read it; a dead database would make each wait on
-the pool), and so do the advisories. A check that raises is ``degraded``. Advisories
-(``HEALTH_READY_ADVISORIES``, e.g. a stale verified backup) are informative only and never
-change the status or the code.
+the pool), and so do the advisories. A check marked ``@needs("redis")`` (``core.health``) is
+``degraded`` without being called while Redis is down; a check that raises is ``degraded``.
+Advisories (``HEALTH_READY_ADVISORIES``, e.g. a stale verified backup) are informative only
+and never change the status or the code.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from core.health import needs_of
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +84,13 @@ def _probe(name: str, probe: Callable[[], None]) -> str:
     return OK
 
 
-def _app_check(name: str, path: str) -> dict[str, Any]:
+def _app_check(name: str, path: str, probes: dict[str, str]) -> dict[str, Any]:
     try:
-        answer = dict(import_string(path)())
+        check = import_string(path)
+        missing = [need for need in needs_of(check) if probes.get(need) != OK]
+        if missing:
+            return {"status": DEGRADED, "reason": f"{', '.join(missing)} down"}
+        answer = dict(check())
     except Exception:
         logger.warning("readiness: check %s failed", name, exc_info=True)
         return {"status": DEGRADED, "error": "the check failed"}
@@ -102,17 +109,18 @@ def health_ready(request: HttpRequest) -> JsonResponse:
     informative and never fatal. ``status`` is ``down`` with the 503, else ``degraded`` when
     any check is not ``ok``, else ``ok``.
     """
-    checks: dict[str, str] = {
+    probes = {
         "database": _probe("database", _database),
         "redis": _probe("redis", _redis),
         "broker": _probe("broker", _broker),
     }
+    checks: dict[str, str] = dict(probes)
     details: dict[str, Any] = {}
     advisories: dict[str, Any] = {}
     serving = checks["database"] == OK
     if serving:
         for name, path in getattr(settings, "HEALTH_READY_CHECKS", {}).items():
-            details[name] = _app_check(name, path)
+            details[name] = _app_check(name, path, probes)
             checks[name] = details[name]["status"]
         advisories = _advisories()
     if not serving:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from core.health import needs
 from market.models import Asset, Price
 from market.providers.breaker import get_breaker
 
@@ -83,6 +84,7 @@ def breaker_state() -> tuple[str, dt.datetime | None]:
     return breaker.current_state, breaker._state_storage.opened_at
 
 
+@needs("redis")
 def circuit_breaker() -> dict[str, Any]:
     """``degraded`` while the TwelveData breaker is open or half-open (vendor calls fail fast)."""
     state, opened_at = breaker_state()

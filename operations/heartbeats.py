@@ -26,6 +26,8 @@ from celery.signals import beat_init, before_task_publish
 from django.conf import settings
 from django.core.cache import caches
 
+from core.health import needs
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_TASK = "operations.tasks.heartbeat"
@@ -90,6 +92,7 @@ def _health(at: float | None, max_age: float, **extra: Any) -> dict[str, Any]:
     }
 
 
+@needs("redis")
 def worker_health() -> dict[str, Any]:
     """Readiness check: a worker ran the heartbeat within the allowed age (one Redis read)."""
     value = caches["strict"].get(WORKER_KEY)
@@ -100,6 +103,7 @@ def worker_health() -> dict[str, Any]:
     )
 
 
+@needs("redis")
 def beat_health() -> dict[str, Any]:
     """Readiness check: Beat sent the heartbeat within the allowed age (one Redis read)."""
     return _health(beat_heartbeat_at(), settings.HEALTH_BEAT_HEARTBEAT_MAX_AGE_SECONDS)

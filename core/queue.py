@@ -28,6 +28,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import RedisError
 
 from .errors import ErrorCode, ServiceUnavailableError
+from .tracing import no_span_left_open
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def enqueue(task_name: str, *, description: str, **kwargs: Any) -> Enqueued:
         try:
             # ignore_result: nobody waits on the result (the job's state is its run row), so the
             # send never subscribes to it on the result backend (a wait on a dead Redis).
-            result = current_app.send_task(task_name, kwargs=kwargs, ignore_result=True)
+            with no_span_left_open():  # a failed publish leaves no tracing span current
+                result = current_app.send_task(task_name, kwargs=kwargs, ignore_result=True)
         except (*BROKER_ERRORS, RuntimeError) as error:
             if not is_broker_error(error):
                 raise

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -45,7 +46,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.util.types import Attributes
 
 logger = logging.getLogger(__name__)
@@ -165,12 +166,35 @@ def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
     # Django's middleware goes first in MIDDLEWARE; it must be inserted before the request
-    # handler loads the chain, which ``ready`` (and a worker's fork) always precedes.
+    # handler loads the chain, which ``ready`` (and a worker's fork) always precedes. Ours
+    # (below) replaces the library's, which it extends.
     DjangoInstrumentor().instrument(excluded_urls=UNTRACED_URLS, request_hook=_remember_ids)
+    library_middleware = DjangoInstrumentor._opentelemetry_middleware
+    settings.MIDDLEWARE = [
+        TRACING_MIDDLEWARE if entry == library_middleware else entry
+        for entry in settings.MIDDLEWARE
+    ]
     PsycopgInstrumentor().instrument(skip_dep_check=True)
     RequestsInstrumentor().instrument()
     CeleryInstrumentor().instrument()
     RedisInstrumentor().instrument()
+
+
+TRACING_MIDDLEWARE = "core.tracing.TracingMiddleware"
+
+
+class TracingMiddleware(_DjangoMiddleware):
+    """OpenTelemetry's Django middleware, never the cause of an error response: a request whose
+    attributes it cannot read is served untraced. (A path that is not Latin-1 in the WSGI
+    environ: servers never pass one, since they decode the raw bytes as Latin-1, but test
+    transports do, and the library then raises ``UnicodeEncodeError`` before any span starts.)
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        try:
+            super().process_request(request)
+        except UnicodeError:
+            logger.debug("request not traced: its attributes are not Latin-1", exc_info=True)
 
 
 def _remember_ids(span: trace.Span, request: HttpRequest) -> None:
@@ -209,6 +233,28 @@ def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
     tracer = trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(name, attributes=attributes) as current:
         yield current
+
+
+@contextmanager
+def no_span_left_open() -> Iterator[None]:
+    """Run the block; however it ends, the current span afterwards is the one before it, and a
+    span the block made current but did not close is ended, marked failed, when the block
+    raises. (Celery's instrumentation makes its producer span current at
+    ``before_task_publish`` and closes it at ``after_task_publish``, which a publish that fails
+    in between never sends: the thread would stay inside that span.)"""
+    before = trace.get_current_span()
+    token = otel_context.attach(otel_context.get_current())
+    try:
+        yield
+    except BaseException as error:
+        left_open = trace.get_current_span()
+        if left_open is not before:
+            left_open.record_exception(error)
+            left_open.set_status(Status(StatusCode.ERROR, str(error)))
+            left_open.end()
+        raise
+    finally:
+        otel_context.detach(token)
 
 
 def span_ids(current: trace.Span | None = None) -> tuple[str, str] | None:

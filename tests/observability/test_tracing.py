@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import Client
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from core import tracing
 from tests.market.conftest import SERVED_DATES
@@ -131,3 +132,41 @@ def test_the_exporter_is_the_one_the_environment_names(settings, endpoint, expor
     configured = tracing._configured_exporter()
 
     assert type(configured) is expected if expected else configured is None
+
+
+@pytest.mark.django_db
+def test_a_path_the_tracing_middleware_cannot_read_is_served_untraced_not_a_500(spans):
+    # Django puts the UTF-8-decoded path back into the WSGI environ, and the library's
+    # attribute collection quotes it as Latin-1 (servers that send no RAW_URI, e.g. runserver).
+    response = Client().get("/api/v2/assets/%F1%B9%90%90%C2%9CV%C2%91/")
+
+    assert (response.status_code, response.json()["type"]) == (
+        404,
+        "https://autoindex.example/problems/not-found",
+    )
+    assert response["X-Request-ID"]
+    assert [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER] == []
+
+
+def _publish_failing_midway(activations: list[Any]) -> None:
+    """As Celery's instrumentation does around a publish: the producer span is made current at
+    before_task_publish (its activation kept alive) and closed only at after_task_publish,
+    which a publish failing in between never sends."""
+    opened = trace.get_tracer("tests").start_span("apply_async/some.task")
+    activation = trace.use_span(opened, end_on_exit=True)
+    activation.__enter__()
+    activations.append(activation)
+    raise ConnectionError("broker gone")
+
+
+def test_a_block_that_fails_leaves_no_span_current_and_ends_the_one_it_opened(spans):
+    before = trace.get_current_span()
+    activations: list[Any] = []
+
+    with pytest.raises(ConnectionError), tracing.no_span_left_open():
+        _publish_failing_midway(activations)
+
+    assert trace.get_current_span() is before
+    (ended,) = spans.get_finished_spans()
+    assert (ended.name, ended.status.status_code) == ("apply_async/some.task", StatusCode.ERROR)
+    assert [event.name for event in ended.events] == ["exception"]

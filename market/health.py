@@ -5,10 +5,11 @@ prices or an open breaker do not stop the app from serving what it has) and the 
 judged, so an operator reading ``/health/ready`` sees why.
 
 Data freshness compares, per asset class with active assets, the latest stored price date
-(:func:`latest_price_dates`) with the last expected trading day: the last weekday (Monday to
-Friday, FX included) before today, UTC — today's bar only exists after the nightly refresh, so
-it is never expected. ``HEALTH_DATA_FRESHNESS_GRACE_DAYS`` weekdays more are allowed (holidays,
-one failed night). Exchange holidays are not known: the grace covers them.
+(:func:`market.selectors.latest_price_date_by_class`) with the last expected trading day: the
+last weekday (Monday to Friday, FX included) before today, UTC — today's bar only exists after
+the nightly refresh, so it is never expected. ``HEALTH_DATA_FRESHNESS_GRACE_DAYS`` weekdays
+more are allowed (holidays, one failed night). Exchange holidays are not known: the grace
+covers them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import Any
 
 import pybreaker
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from core.health import needs
-from market.models import Asset, Price
 from market.providers.breaker import get_breaker
+from market.selectors import latest_price_date_by_class
 
 
 def previous_weekday(day: dt.date, weekdays: int = 1) -> dt.date:
@@ -40,28 +40,13 @@ def expected_price_date(today: dt.date) -> dt.date:
     return previous_weekday(today)
 
 
-def latest_price_dates() -> dict[str, dt.date | None]:
-    """Per asset class with active assets: the latest stored price date (``None``: no price).
-
-    One query; each asset's latest date is read backwards from the (asset, date) primary key,
-    so the cost grows with the number of active assets, not of prices.
-    """
-    latest = Price.objects.filter(asset=OuterRef("pk")).order_by("-date").values("date")[:1]
-    dates: dict[str, dt.date | None] = {}
-    rows = Asset.objects.filter(is_active=True).annotate(latest=Subquery(latest))
-    for asset_class, day in rows.values_list("asset_class", "latest"):
-        known = dates.get(asset_class)
-        dates[asset_class] = day if known is None or (day is not None and day > known) else known
-    return dates
-
-
 def data_freshness() -> dict[str, Any]:
     """``degraded`` when an active asset class's latest price is older than allowed."""
     grace = settings.HEALTH_DATA_FRESHNESS_GRACE_DAYS
     expected = expected_price_date(timezone.now().date())
     oldest_allowed = previous_weekday(expected, grace)
     classes: dict[str, Any] = {}
-    for asset_class, latest in sorted(latest_price_dates().items()):
+    for asset_class, latest in sorted(latest_price_date_by_class().items()):
         fresh = latest is not None and latest >= oldest_allowed
         classes[asset_class] = {
             "status": "ok" if fresh else "degraded",

@@ -41,6 +41,12 @@ TWELVEDATA_REQUESTS = Counter(
     ["status"],
 )
 BREAKER_STATES = ("closed", "open", "half-open")
+# Every status and outcome exists from the start at 0, so ``increase()`` (the "refresh failed
+# twice" alert) sees the first failure: a series born at 1 has no increase to report.
+for _status in ("running", "succeeded", "partial", "failed", "abandoned"):
+    REFRESH_RUNS.labels(status=_status)
+for _outcome in ("inserted", "updated", "unchanged"):
+    REFRESH_ROWS.labels(outcome=_outcome)
 
 
 def refresh_run_finished(*, run: Any, revisions: int) -> None:
@@ -65,23 +71,6 @@ def _unix(day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
 
 
-def latest_price_date_by_class() -> dict[str, dt.date]:
-    """The latest stored price date among the active assets of each asset class (classes
-    without any price left out). One query, each asset's latest date read backwards from the
-    (asset, date) primary key: its cost follows the number of assets, not of prices."""
-    from django.db.models import OuterRef, Subquery
-
-    from market.models import Asset, Price
-
-    latest = Price.objects.filter(asset=OuterRef("pk")).order_by("-date").values("date")[:1]
-    dates: dict[str, dt.date] = {}
-    rows = Asset.objects.filter(is_active=True).annotate(latest=Subquery(latest))
-    for asset_class, day in rows.values_list("asset_class", "latest"):
-        if day is not None and (asset_class not in dates or day > dates[asset_class]):
-            dates[asset_class] = day
-    return dates
-
-
 class MarketDataCollector:
     """Scrape-time market series: credits, circuit breaker, latest price date per class."""
 
@@ -90,6 +79,7 @@ class MarketDataCollector:
 
         from market.providers.breaker import get_breaker
         from market.providers.twelvedata import credit_limiter
+        from market.selectors import latest_price_date_by_class
 
         limiter = credit_limiter()
         used = GaugeMetricFamily(
@@ -137,5 +127,6 @@ class MarketDataCollector:
             labels=["asset_class"],
         )
         for asset_class, day in sorted(latest_price_date_by_class().items()):
-            latest.add_metric([asset_class], _unix(day))
+            if day is not None:  # a class without any price has no freshness to report
+                latest.add_metric([asset_class], _unix(day))
         yield latest

@@ -17,7 +17,7 @@ from .fx import (
     usd_pair_currency,
     usd_pairs_by_currency,
 )
-from .prices import closes_matrix, price_list
+from .prices import closes_matrix, latest_price_date_by_class, price_list
 from .runs import refresh_run_list
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "closes_matrix",
     "currencies_available",
     "fx_pair_for_currency",
+    "latest_price_date_by_class",
     "price_list",
     "refresh_run_list",
     "usd_pair_currency",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from market.models import Asset, Price
 
@@ -83,3 +83,19 @@ def closes_matrix(
     matrix[row_positions, np.concatenate(column_parts)] = np.concatenate(close_parts)
     dates = pd.DatetimeIndex(_PG_EPOCH + day_numbers.astype("timedelta64[D]"))
     return pd.DataFrame(matrix, index=dates, columns=ids)
+
+
+def latest_price_date_by_class() -> dict[str, datetime.date | None]:
+    """Per asset class with active assets: the latest stored price date (``None``: no price).
+
+    One query; each asset's latest date is read backwards from the (asset, date) primary key,
+    so the cost grows with the number of active assets, not of prices. Readiness (data
+    freshness) and the ``autoindex_latest_price_timestamp_seconds`` gauge both read it.
+    """
+    latest = Price.objects.filter(asset=OuterRef("pk")).order_by("-date").values("date")[:1]
+    dates: dict[str, datetime.date | None] = {}
+    rows = Asset.objects.filter(is_active=True).annotate(latest=Subquery(latest))
+    for asset_class, day in rows.values_list("asset_class", "latest"):
+        known = dates.get(asset_class)
+        dates[asset_class] = day if known is None or (day is not None and day > known) else known
+    return dates

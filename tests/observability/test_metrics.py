@@ -110,6 +110,17 @@ def test_refresh_counts_the_rows_it_stored_its_run_and_every_vendor_request(vend
         ) == midnight(SERVED_DATES[-1])
 
 
+@pytest.mark.django_db
+def test_every_refresh_status_is_exported_before_its_first_run():
+    # increase() over a series born at 1 reports nothing: the first failure would go unseen.
+    samples = scrape()
+
+    for status in ("running", "succeeded", "partial", "failed", "abandoned"):
+        assert ("autoindex_refresh_runs_total", (("status", status),)) in samples
+    for outcome in ("inserted", "updated", "unchanged"):
+        assert ("autoindex_refresh_rows_total", (("outcome", outcome),)) in samples
+
+
 def test_a_second_refresh_counts_the_overlap_as_unchanged(vendor_client):
     prices_refresh(end=REFRESH_END, trigger=RefreshRun.Trigger.CLI, client=vendor_client)
     before = scrape()

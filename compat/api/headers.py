@@ -7,7 +7,8 @@
 
 The ``v1 call`` log line (logger ``compat.calls``) is how operators see which route groups are
 still used before switching one off (docs/api-v1.md, "Sunset plan"): one line per request with
-the group, the route name, the user id (``None`` when anonymous) and the status.
+the group, the route name, the user id (``None`` when anonymous) and the status; the metric
+``autoindex_api_v1_calls_total`` counts the same answers by group, route and status.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponseBase
 from django.utils.http import http_date
+
+from compat.metrics import v1_call_count
 
 call_logger = logging.getLogger("compat.calls")
 
@@ -44,7 +47,9 @@ def deprecation_headers_apply(response: HttpResponseBase, *, successor: str | No
 
 
 def v1_call_log(*, group: str, route: str, user: Any, status: int) -> None:
-    """Log one ``v1 call`` (info) with ``route_group``, ``route``, ``user_id`` and ``status``."""
+    """Log one ``v1 call`` (info) with ``route_group``, ``route``, ``user_id`` and ``status``,
+    and count it (``autoindex_api_v1_calls_total``, without the user)."""
+    v1_call_count(group=group, route=route, status=status)
     user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
     call_logger.info(
         "v1 call",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from prometheus_client import REGISTRY
 from waffle.models import Switch
 
 from compat.switches import RouteGroup, switch_name
@@ -213,3 +214,14 @@ def test_every_call_is_logged_once_with_group_route_and_user(served_index, mvp_c
         ("v1 call", "benchmark", "benchmark/sp500", None, 401),
         ("v1 call", "retired", "/api/v1/news/*", None, 410),
     ]
+
+
+def test_every_call_is_counted_by_group_route_and_status(served_index, mvp_client):
+    client = mvp_client("viewer")
+    labels = {"route_group": "index", "route": "index/history", "status": "200"}
+    before = REGISTRY.get_sample_value("autoindex_api_v1_calls_total", labels) or 0.0
+
+    client.get("index/history")
+    client.get("index/history")
+
+    assert REGISTRY.get_sample_value("autoindex_api_v1_calls_total", labels) == before + 2

@@ -20,6 +20,7 @@ all. Settings: "OBSERVABILITY" in config/settings/base.py; docs/observability.md
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,9 +53,12 @@ from opentelemetry.util.types import Attributes
 logger = logging.getLogger(__name__)
 
 TRACER_NAME = "autoindex"
-# Scrapes and probes are not traced: they would drown the traces that matter (regexes searched
-# in the request URL, as OTEL_PYTHON_DJANGO_EXCLUDED_URLS).
-UNTRACED_URLS = "health/live,health/ready,metrics"
+# Scrapes and probes are not traced: they would drown the traces that matter. Regexes searched
+# in the request's absolute URL without its query (as OTEL_PYTHON_DJANGO_EXCLUDED_URLS), so
+# anchored: /api/v2/indexes/<slug>/metrics/ is traced.
+UNTRACED_URLS = ",".join(
+    rf"^https?://[^/]+/{path}$" for path in ("health/live", "health/ready", "metrics")
+)
 
 # The trace and span ids of the request being served (hex), kept for the log lines Django
 # writes after the tracing middleware has closed the request's span ("Not Found: …").
@@ -150,9 +154,13 @@ def _configured_exporter() -> SpanExporter | None:
     if settings.OTEL_EXPORTER_OTLP_ENDPOINT:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        # The exporter reads the endpoint (and OTEL_EXPORTER_OTLP_HEADERS, timeouts) from the
-        # environment itself and appends /v1/traces to a base endpoint.
-        return OTLPSpanExporter()
+        # As the exporter itself would from the environment: a full traces URL wins over the
+        # base endpoint, to which /v1/traces is appended. Headers (an API key) and timeouts
+        # come from the OTEL_EXPORTER_OTLP_* variables.
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+            settings.OTEL_EXPORTER_OTLP_ENDPOINT.rstrip("/") + "/v1/traces"
+        )
+        return OTLPSpanExporter(endpoint=endpoint)
     if settings.OTEL_TRACES_EXPORTER == "console":
         return ConsoleSpanExporter(service_name=settings.OTEL_SERVICE_NAME)
     return None

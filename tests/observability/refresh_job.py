@@ -30,8 +30,18 @@ REFRESHED_SYMBOLS = sorted(SERVED_SYMBOLS[:2])
 
 @contextmanager
 def running_worker() -> Iterator[None]:
-    """A solo worker consuming the test run's default queue for the length of the block."""
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    """A solo worker consuming the test run's default queue for the length of the block.
+
+    The queue is named: a worker started with ``queues=`` narrows the app's queues to those for
+    the rest of the process (another test's worker may have).
+    """
+    with start_worker(
+        app,
+        pool="solo",
+        queues=[app.conf.task_default_queue],
+        perform_ping_check=False,
+        shutdown_timeout=10,
+    ):
         yield
 
 

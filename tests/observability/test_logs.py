@@ -45,15 +45,21 @@ class LogCapture:
         self.stream = io.StringIO()
         self.handler = logging.StreamHandler(self.stream)
         self.handler.setFormatter(StructuredFormatter())
+        self.level_before = logging.NOTSET
 
     def attach(self) -> None:
-        """Attach (again: a starting worker sets Django up, and ``LOGGING``, anew)."""
+        """Attach, at ``LOG_LEVEL`` (again after a worker starts: Celery sets the root level to
+        the worker's, ``error`` for a test worker, and Django's set-up reapplies ``LOGGING``)."""
         root = logging.getLogger()
         if self.handler not in root.handlers:
+            self.level_before = root.level
             root.addHandler(self.handler)
+        root.setLevel(logging.INFO)
 
     def detach(self) -> None:
-        logging.getLogger().removeHandler(self.handler)
+        root = logging.getLogger()
+        root.removeHandler(self.handler)
+        root.setLevel(self.level_before)
 
     def __call__(self) -> list[dict[str, Any]]:
         parsed = [json.loads(line) for line in self.stream.getvalue().splitlines()]

@@ -132,6 +132,25 @@ def test_the_exporter_is_the_one_the_environment_names(settings, endpoint, expor
     configured = tracing._configured_exporter()
 
     assert type(configured) is expected if expected else configured is None
+    if isinstance(configured, OTLPSpanExporter):
+        assert configured._endpoint == "http://127.0.0.1:4318/v1/traces"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "traced"),
+    [
+        ("/health/live", False),
+        ("/metrics", False),
+        ("/api/v2/indexes/autoindex/metrics/", True),
+        ("/api/v2/assets/", True),
+    ],
+)
+def test_probes_and_scrapes_are_not_traced_the_api_is(spans, path, traced):
+    Client().get(path)
+
+    served = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert len(served) == (1 if traced else 0)
 
 
 @pytest.mark.django_db

@@ -39,7 +39,8 @@ ROUNDS = 40
 WARMUP_REQUESTS = 50
 ROUND_REQUESTS = 25
 MODES = {
-    "on": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "true"},
+    # Production's default: psycopg/Redis spans only in a process that exports (none here).
+    "on": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "true", "TRACING_CLIENT_SPANS": "auto"},
     "off": {"METRICS_ENABLED": "false", "TRACING_ENABLED": "false"},
     # Attribution: metrics alone (the rest of "on" is tracing's).
     "metrics": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "false"},

@@ -13,8 +13,10 @@ Exporting is off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (OTLP over HTTP, 
 While nothing exports, no span processor is installed and every span is dropped by the
 sampler at creation: it still gets a trace id (log lines carry it and it travels into the
 tasks a request starts) but records no attributes, events or timings — the cost is an id and
-a few function calls per instrumented call. ``TRACING_ENABLED=false`` does not instrument at
-all. Settings: "OBSERVABILITY" in config/settings/base.py; docs/observability.md.
+a few function calls per instrumented call. The psycopg and Redis instrumentations, which
+wrap every query and cache call, are installed only when the process exports at start-up
+(``TRACING_CLIENT_SPANS=auto``; ``on``/``off`` force it). ``TRACING_ENABLED=false`` does not
+instrument at all. Settings: "OBSERVABILITY" in config/settings/base.py; docs/observability.md.
 """
 
 from __future__ import annotations
@@ -142,8 +144,8 @@ def configure_tracing() -> None:
         resource = Resource.create({SERVICE_NAME: settings.OTEL_SERVICE_NAME})
         _provider = TracerProvider(resource=resource, sampler=_WhileExporting(_exporters))
         trace.set_tracer_provider(_provider)
-        _instrument_libraries()
-    exporter = _configured_exporter()
+        exporter = _configured_exporter()
+        _instrument_libraries(client_spans=_client_spans(exporting=exporter is not None))
     if exporter is not None:
         attach_span_exporter(exporter, batch=True)
 
@@ -166,7 +168,15 @@ def _configured_exporter() -> SpanExporter | None:
     return None
 
 
-def _instrument_libraries() -> None:
+def _client_spans(*, exporting: bool) -> bool:
+    """Whether to instrument psycopg and Redis: ``TRACING_CLIENT_SPANS`` ``on``/``off``, or
+    (``auto``) only when the process exports. Their wrappers run on every query and cache
+    call, so while nothing exports they would cost without recording anything."""
+    mode = settings.TRACING_CLIENT_SPANS
+    return exporting if mode == "auto" else mode == "on"
+
+
+def _instrument_libraries(*, client_spans: bool) -> None:
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -182,10 +192,11 @@ def _instrument_libraries() -> None:
         TRACING_MIDDLEWARE if entry == library_middleware else entry
         for entry in settings.MIDDLEWARE
     ]
-    PsycopgInstrumentor().instrument(skip_dep_check=True)
     RequestsInstrumentor().instrument()
     CeleryInstrumentor().instrument()
-    RedisInstrumentor().instrument()
+    if client_spans:
+        PsycopgInstrumentor().instrument(skip_dep_check=True)
+        RedisInstrumentor().instrument()
 
 
 TRACING_MIDDLEWARE = "core.tracing.TracingMiddleware"

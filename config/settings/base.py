@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -575,6 +576,11 @@ MAINTENANCE_TASK_TIME_LIMIT_SECONDS = env.int(
 # as JSON, local debugging). With neither, nothing is recorded or exported: spans keep only
 # their ids, which log lines carry and tasks inherit.
 TRACING_ENABLED = env.bool("TRACING_ENABLED", default=True)
+# psycopg and Redis spans (a wrapper on every query and cache call): "auto" records them only
+# in a process that exports (an exporter configured at start-up), "on"/"off" force it.
+TRACING_CLIENT_SPANS = env.str("TRACING_CLIENT_SPANS", default="auto")
+if TRACING_CLIENT_SPANS not in ("auto", "on", "off"):
+    raise ImproperlyConfigured("TRACING_CLIENT_SPANS must be auto, on or off")
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="")
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="autoindex")

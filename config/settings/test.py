@@ -30,6 +30,9 @@ for _cache in CACHES.values():  # type: ignore[name-defined]
     _cache["KEY_PREFIX"] = f"autoindex-test-{_TEST_DB_SUFFIX}"
 
 LOG_FORMAT = "console"
+# Tests attach an in-memory span exporter after start-up and assert the SQL spans of a trace
+# (the overhead bench sets the production default, auto, in its own processes).
+TRACING_CLIENT_SPANS = os.environ.get("TRACING_CLIENT_SPANS", "on")
 TWELVEDATA_BASE_URL = "http://127.0.0.1:9"  # tests point the client at their own fake server
 # A Celery worker subprocess started by a fault drill (tests/faults/worker.py) is pointed at
 # the drill's fake server through this variable; the test process itself never sets it.

@@ -46,6 +46,7 @@ urlpatterns = [
     path("tasks/refresh", tasks.TasksRefreshView.as_view(), name="v1-tasks-refresh"),
     path("background/refresh", tasks.BackgroundRefreshView.as_view(), name="v1-bg-refresh"),
     path("background/compute", tasks.BackgroundComputeView.as_view(), name="v1-bg-compute"),
+    path("background/report", tasks.BackgroundReportView.as_view(), name="v1-bg-report"),
     path("background/cleanup", tasks.BackgroundCleanupView.as_view(), name="v1-bg-cleanup"),
     path(
         "background/status/<str:task_id>",

@@ -2,7 +2,7 @@
 
 Retired for good (whatever the switches say): news and sentiment (no provider in v2), the AI
 adjustment of the strategy, the cache tools (v2's cache is keyed by published run: nothing to
-invalidate), ``test-refresh``, the TwelveData status page, performance reports and Google
+invalidate), ``test-refresh``, the TwelveData status page and Google
 sign-in (it issued tokens for any e-mail without verification).
 """
 
@@ -96,12 +96,6 @@ RETIREMENTS: dict[str, Retirement] = {
         "twelvedata-status",
         "vendor credits are reported per refresh run",
         "/api/v2/jobs/refresh/",
-    ),
-    "background/report": Retirement(
-        "POST /api/v1/background/report",
-        "reports",
-        "reports are replaced by the published run's metrics and allocations",
-        "/api/v2/indexes/autoindex/metrics/",
     ),
 }
 NEWS_ROUTES = ("search", "trending", "refresh", "stats", "article", "similar", "sentiment")

@@ -102,6 +102,17 @@ class SmartRefreshQuerySerializer(serializers.Serializer[Any]):
     )
 
 
+class ReportInputSerializer(serializers.Serializer[Any]):
+    """``POST background/report``: the MVP's defaults; only the performance report is kept."""
+
+    report_type = serializers.ChoiceField(
+        choices=["performance"], required=False, default="performance"
+    )
+    period_days = serializers.IntegerField(
+        required=False, default=30, min_value=1, max_value=36_500
+    )
+
+
 class RiskMetricsQuerySerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(required=False, default=30, min_value=1)
 

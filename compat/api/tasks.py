@@ -11,6 +11,7 @@ refresh and ``background/cleanup`` keeps the history.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.utils import timezone
@@ -22,6 +23,7 @@ from compat.switches import RouteGroup
 from market.models import RefreshRun
 from market.services.jobs import RefreshQueued, refresh_enqueue
 from portfolio.models import IndexRun
+from portfolio.selectors import index_values_of_run
 from portfolio.services.jobs import index_compute_enqueue
 
 from .base import V1APIView, V1Error
@@ -33,7 +35,7 @@ from .selectors import (
     refresh_runs_running,
     table_counts,
 )
-from .serializers import SmartRefreshQuerySerializer
+from .serializers import ReportInputSerializer, SmartRefreshQuerySerializer
 from .shapes import naive_utc
 
 REFRESH_FEATURES = [
@@ -119,6 +121,46 @@ class BackgroundComputeView(_TasksView):
                 "task_id": index_compute_queue(request),
                 "status": "started",
                 "message": "Index computation started",
+            }
+        )
+
+
+class BackgroundReportView(_TasksView):
+    """The performance report, answered at once from the published run (the MVP queued a task
+    and computed it from its own levels). ``period_return`` is the level change over the last
+    ``period_days`` calendar days up to the run's data-through date, as a fraction."""
+
+    route_name = "background/report"
+    successor = "/api/v2/indexes/autoindex/metrics/"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ReportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        period_days = int(data.validated_data["period_days"])
+        pointer = v1_pointer()
+        if pointer is None or pointer.run_id is None or pointer.data_through is None:
+            raise V1Error(404, "No published index to report on")
+        start = pointer.data_through - dt.timedelta(days=period_days)
+        levels = list(
+            index_values_of_run(run_id=pointer.run_id, start=start).values_list("date", "level")
+        )
+        (first_date, first), (_, last) = levels[0], levels[-1]
+        report = {
+            "type": data.validated_data["report_type"],
+            "period_days": period_days,
+            "start_date": first_date.isoformat(),
+            "end_date": pointer.data_through.isoformat(),
+            "start_value": first,
+            "end_value": last,
+            "period_return": last / first - 1,
+        }
+        generated_at = naive_utc(timezone.now())
+        return Response(
+            {
+                "task_id": None,
+                "status": "completed",
+                "message": f"Report generated for {report['type']}",
+                "result": {"status": "success", "report": report, "generated_at": generated_at},
             }
         )
 

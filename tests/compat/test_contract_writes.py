@@ -6,11 +6,13 @@ broker (``task_queue``), never run in the request, and nothing deletes a price.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from accounts.models import AuditEvent
 from market.models import Price, RefreshRun
-from portfolio.models import IndexRun
+from portfolio.models import IndexRun, IndexValue
 from strategy.models import StrategyConfig
 from tests.compat.conftest import assert_v1_headers
 from tests.factories import RefreshRunFactory
@@ -137,6 +139,40 @@ def test_background_compute_queues_a_compute(served_index, mvp_client, task_queu
     assert response.status_code == 200
     assert response.json()["status"] == "started"
     assert response.json()["task_id"] == task_queue.ids()[0]
+
+
+def test_background_report_answers_the_performance_of_the_published_run(served_index, mvp_client):
+    run = IndexRun.objects.get(index=served_index, status=IndexRun.Status.PUBLISHED)
+    levels = list(IndexValue.objects.filter(run=run).order_by("date").values_list("date", "level"))
+    start = run.data_through - dt.timedelta(days=30)
+    first_date, first = next((day, level) for day, level in levels if day >= start)
+
+    response = mvp_client("analyst").post(
+        "background/report", {"report_type": "performance", "period_days": 30}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["task_id"], body["status"]) == (None, "completed")
+    report = body["result"]["report"]
+    assert report == {
+        "type": "performance",
+        "period_days": 30,
+        "start_date": first_date.isoformat(),
+        "end_date": run.data_through.isoformat(),
+        "start_value": first,
+        "end_value": run.last_level,
+        "period_return": pytest.approx(run.last_level / first - 1, rel=1e-12),
+    }
+    assert isinstance(report["period_return"], float)
+
+
+def test_background_report_refuses_an_unknown_type_in_the_mvp_shape(served_index, mvp_client):
+    response = mvp_client("analyst").post("background/report", {"report_type": "allocation"})
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "report_type"]
 
 
 def test_background_cleanup_deletes_nothing(served_index, mvp_client):

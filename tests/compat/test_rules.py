@@ -53,7 +53,6 @@ RETIRED = [
     ("post", "diagnostics/clear-market-cache", "cache-tools", None),
     ("post", "diagnostics/test-refresh", "test-refresh", "/api/v2/jobs/refresh/"),
     ("get", "diagnostics/twelvedata-status", "twelvedata-status", "/api/v2/jobs/refresh/"),
-    ("post", "background/report", "reports", "/api/v2/indexes/autoindex/metrics/"),
 ]
 
 

@@ -144,7 +144,8 @@ def test_background_compute_queues_a_compute(served_index, mvp_client, task_queu
 def test_background_report_answers_the_performance_of_the_published_run(served_index, mvp_client):
     run = IndexRun.objects.get(index=served_index, status=IndexRun.Status.PUBLISHED)
     levels = list(IndexValue.objects.filter(run=run).order_by("date").values_list("date", "level"))
-    assert run.data_through is not None and run.last_level is not None
+    assert run.data_through is not None
+    assert run.last_level is not None
     start = run.data_through - dt.timedelta(days=30)
     first_date, first = next((day, level) for day, level in levels if day >= start)
 

@@ -86,21 +86,39 @@ def refresh_market_data(
     task queued for the symbols left.
     """
     with bound_request_id(request_id), broken_connections_closed():
-        try:
-            run = refresh_from_task_arguments(
-                symbols=symbols,
-                start=start,
-                end=end,
-                trigger=trigger,
-                user_id=user_id,
-                task_id=self.request.id or "",
-            )
-        except RefreshTimeLimitReached as stopped:
-            continuation = refresh_continue(
-                self.name, stopped, start=start, end=end, trigger=trigger, user_id=user_id
-            )
-            return {**refresh_summary(stopped.run), "continuation": continuation}
-    return refresh_summary(run)
+        run, continuation = refresh_in_task(
+            self, symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
+        )
+    return {**refresh_summary(run), **continuation}
+
+
+def refresh_in_task(
+    task: Task,
+    *,
+    symbols: list[str] | None,
+    start: str | None,
+    end: str | None,
+    trigger: str,
+    user_id: int | None,
+) -> tuple[RefreshRun, dict[str, str | None]]:
+    """Run the refresh for ``task`` (its JSON arguments); the run, and ``{"continuation": id}``
+    when the soft time limit stopped it (``task`` is queued again for the symbols left), else
+    ``{}``. Shared by this task and the portfolio app's nightly chain."""
+    try:
+        run = refresh_from_task_arguments(
+            symbols=symbols,
+            start=start,
+            end=end,
+            trigger=trigger,
+            user_id=user_id,
+            task_id=task.request.id or "",
+        )
+    except RefreshTimeLimitReached as stopped:
+        continuation = refresh_continue(
+            task.name, stopped, start=start, end=end, trigger=trigger, user_id=user_id
+        )
+        return stopped.run, {"continuation": continuation}
+    return run, {}
 
 
 def refresh_from_task_arguments(

@@ -16,13 +16,11 @@ from django.contrib.auth import get_user_model
 
 from core.request_context import bound_request_id
 from market.models import RefreshRun
-from market.services.refresh import RefreshTimeLimitReached
 from market.tasks import (
     REFRESH_RETRY_POLICY,
     TRANSIENT_DATABASE_ERRORS,
     broken_connections_closed,
-    refresh_continue,
-    refresh_from_task_arguments,
+    refresh_in_task,
     refresh_summary,
 )
 
@@ -69,24 +67,10 @@ def refresh_and_recompute(
     changed is recomputed, and this chain is queued again (``continuation``) for the symbols
     left.
     """
-    continuation: dict[str, Any] = {}
     with bound_request_id(request_id), broken_connections_closed():
-        try:
-            run = refresh_from_task_arguments(
-                symbols=symbols,
-                start=start,
-                end=end,
-                trigger=trigger,
-                user_id=user_id,
-                task_id=self.request.id or "",
-            )
-        except RefreshTimeLimitReached as stopped:
-            run = stopped.run
-            continuation = {
-                "continuation": refresh_continue(
-                    self.name, stopped, start=start, end=end, trigger=trigger, user_id=user_id
-                )
-            }
+        run, continuation = refresh_in_task(
+            self, symbols=symbols, start=start, end=end, trigger=trigger, user_id=user_id
+        )
         recomputes: list[str] = []
         if run.status in GOOD_REFRESH:
             recomputes = indexes_recompute_enqueue(

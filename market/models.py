@@ -45,13 +45,6 @@ class Asset(SoftDeleteModel):
     asset_class = models.CharField(max_length=20, choices=AssetClass.choices, db_index=True)
     currency = models.CharField(max_length=3, default="USD", validators=[CURRENCY_VALIDATOR])
     exchange = models.CharField(max_length=50, blank=True)
-    market_cap = models.DecimalField(
-        max_digits=20,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        help_text="Analyst-maintained market capitalisation in the asset's currency.",
-    )
     is_active = models.BooleanField(default=True, db_index=True)
 
     history = HistoricalRecords()
@@ -64,10 +57,6 @@ class Asset(SoftDeleteModel):
                 condition=Q(deleted_at__isnull=True),
                 name="market_asset_symbol_live_uniq",
                 violation_error_message="A live asset with this symbol already exists.",
-            ),
-            models.CheckConstraint(
-                condition=Q(market_cap__isnull=True) | Q(market_cap__gte=0),
-                name="market_asset_market_cap_non_negative",
             ),
         ]
 
@@ -262,3 +251,142 @@ class QuarantinedBar(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.asset_id} {self.date} {self.close} ({self.status})"
+
+
+# --------------------------------------------------------------------------------------
+# Point-in-time inputs: corporate actions and dated market caps (docs/methodology.md)
+# --------------------------------------------------------------------------------------
+
+
+class DataSource(models.TextChoices):
+    """Where a corporate action or a market cap came from."""
+
+    VENDOR = "vendor", "Vendor (TwelveData)"
+    ANALYST = "analyst", "Analyst"
+    IMPORT = "import", "Import (demo data or the MVP)"
+
+
+class Split(TimeStampedModel):
+    """A stock split (or reverse split) in TwelveData's ``/splits`` convention.
+
+    A "*from*-for-*to*" split turns ``to_factor`` old shares into ``from_factor`` new shares:
+    AAPL's 4-for-1 is ``from_factor=4, to_factor=1``, USO's 1-for-8 reverse split ``1, 8``.
+    ``effective_date`` is the first trading day on the new basis (the ex-date). Stored closes
+    are raw (as traded that day), so a split never rewrites them; the engine multiplies the
+    previous close by ``to_factor / from_factor`` when it computes the return of this day.
+    """
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="splits")
+    effective_date = models.DateField(help_text="First trading day on the post-split basis.")
+    from_factor = models.DecimalField(
+        max_digits=24, decimal_places=10, help_text="New shares (the 4 of a 4-for-1 split)."
+    )
+    to_factor = models.DecimalField(
+        max_digits=24, decimal_places=10, help_text="Old shares (the 1 of a 4-for-1 split)."
+    )
+    source = models.CharField(max_length=20, choices=DataSource.choices, default=DataSource.VENDOR)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["asset", "effective_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "effective_date"],
+                name="market_split_one_per_day",
+                violation_error_message="This asset already has a split on that date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_factor__gt=0) & Q(to_factor__gt=0),
+                name="market_split_factors_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.effective_date} {self.from_factor:f}:{self.to_factor:f}"
+
+    @property
+    def share_multiplier(self) -> float:
+        """Shares after / shares before (4.0 for a 4-for-1, 0.125 for a 1-for-8)."""
+        return float(self.from_factor / self.to_factor)
+
+
+class Dividend(TimeStampedModel):
+    """A cash dividend per share, as paid: on the share basis of its ex-date (not adjusted
+    for later splits). The total-return series adds ``amount / previous close`` on ``ex_date``.
+    """
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="dividends")
+    ex_date = models.DateField(help_text="First trading day without the dividend.")
+    amount = models.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        help_text="Cash per share in the asset's currency, on the ex-date's share basis.",
+    )
+    source = models.CharField(max_length=20, choices=DataSource.choices, default=DataSource.VENDOR)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["asset", "ex_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "ex_date"],
+                name="market_dividend_one_per_day",
+                violation_error_message="This asset already has a dividend on that ex-date.",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="market_dividend_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.ex_date} {self.amount}"
+
+
+class MarketCap(TimeStampedModel):
+    """A market capitalisation known from ``as_of`` on, or the shares outstanding from then.
+
+    The engine uses, at each rebalance, the latest row dated on or before it (never a later
+    one). A row with ``value`` gives the cap; a row with only ``shares_outstanding`` gives
+    ``shares × raw close`` on each day it applies.
+    """
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="market_caps")
+    as_of = models.DateField(help_text="The date from which this value is known (effective date).")
+    value = models.DecimalField(
+        max_digits=24,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Market capitalisation in the asset's currency (blank: use shares × close).",
+    )
+    shares_outstanding = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=DataSource.choices, default=DataSource.ANALYST)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["asset", "-as_of"]
+        verbose_name = "market cap"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "as_of"],
+                name="market_marketcap_one_per_day",
+                violation_error_message="This asset already has a market cap on that date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=False) | Q(shares_outstanding__isnull=False),
+                name="market_marketcap_value_or_shares",
+                violation_error_message="Give a market cap or the shares outstanding.",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gt=0),
+                name="market_marketcap_value_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(shares_outstanding__isnull=True) | Q(shares_outstanding__gt=0),
+                name="market_marketcap_shares_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.as_of} {self.value or self.shares_outstanding}"

@@ -92,9 +92,15 @@ class IndexRun(TimeStampedModel):
     universe_snapshot = models.JSONField(default=list, help_text="Symbols of the universe used.")
     data_through = models.DateField(null=True, blank=True)
     inception_date = models.DateField(null=True, blank=True)
-    last_level = models.FloatField(null=True, blank=True)
+    last_level = models.FloatField(null=True, blank=True, help_text="Last price-return level.")
+    last_total_level = models.FloatField(
+        null=True, blank=True, help_text="Last total-return level (dividends reinvested)."
+    )
     rebalance_count = models.PositiveIntegerField(default=0)
-    metrics = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Of the price-return levels.")
+    metrics_total = models.JSONField(
+        default=dict, blank=True, help_text="The same metrics of the total-return levels."
+    )
     diagnostics = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per phase.")
     error = models.TextField(blank=True)
@@ -178,6 +184,43 @@ class IndexRun(TimeStampedModel):
         return f"{self.index_id} run #{self.pk} ({self.status})"
 
 
+class IndexMembership(TimeStampedModel):
+    """When an asset of an index's universe is a member: ``start_date`` .. ``end_date``, both
+    inclusive, either open (null). An asset is eligible on a date only while a member.
+
+    An asset of the universe without any membership row is a member on every date (the
+    universe before memberships were dated); the data migration gave every existing member an
+    open row, and ``index_update`` keeps the rows in step with the universe.
+    """
+
+    index = models.ForeignKey(Index, on_delete=models.CASCADE, related_name="memberships")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="memberships")
+    start_date = models.DateField(
+        null=True, blank=True, help_text="First day as a member (blank: from the first date)."
+    )
+    end_date = models.DateField(
+        null=True, blank=True, help_text="Last day as a member (blank: still a member)."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["index", "asset", "start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
+                name="portfolio_membership_end_after_start",
+                violation_error_message="A membership cannot end before it starts.",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["index", "asset"])]
+
+    def __str__(self) -> str:
+        return f"{self.index_id} {self.asset_id} {self.start_date or '…'}–{self.end_date or '…'}"
+
+
 # IndexValue and Allocation are written only by ``portfolio.services`` in bulk (hundreds of
 # thousands of rows per run), inside the transaction that creates their run, after a set-based
 # check of the asset ids. Per-row foreign-key triggers would cost more than the rest of the
@@ -198,7 +241,12 @@ class IndexValue(models.Model):
         db_index=False,
     )
     date = models.DateField()
-    level = models.FloatField()
+    level = models.FloatField(help_text="Price-return level.")
+    total_level = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Total-return level (dividends reinvested); null for runs computed before it.",
+    )
 
     class Meta:
         ordering = ["run", "date"]

@@ -7,12 +7,14 @@ Names follow ``<entity>_<qualifier or action>``: ``index_values_published``,
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
@@ -20,7 +22,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from market.models import Asset, Price, RefreshRun
 
-from .models import Allocation, Index, IndexRun, IndexValue
+from .models import Allocation, Index, IndexMembership, IndexRun, IndexValue
 
 
 def index_get_live(*, slug: str) -> Index:
@@ -202,6 +204,41 @@ def index_run_list(*, index_id: int) -> QuerySet[IndexRun]:
         .select_related("triggered_by")
         .order_by("-started_at", "-pk")
     )
+
+
+# COMPUTATION INPUTS
+
+
+def index_membership_mask(
+    *, index_id: int, dates: pd.DatetimeIndex, asset_ids: Sequence[int]
+) -> pd.DataFrame:
+    """Which assets are members of the index on which dates: a bool frame with index ``dates``
+    and one column per id of ``asset_ids`` (in that order, as ``closes_matrix``'s columns).
+
+    ``True`` where a membership row of the asset covers the date (``start_date`` …
+    ``end_date``, both inclusive, a null end open); an asset without any row is a member on
+    every date (``IndexMembership``'s rule). One query.
+    """
+    ids = [int(asset_id) for asset_id in asset_ids]
+    mask = np.zeros((len(dates), len(ids)), dtype=bool)
+    days = dates.to_numpy(dtype="datetime64[D]")
+    column_of = {asset_id: position for position, asset_id in enumerate(ids)}
+    windows = IndexMembership.objects.filter(index_id=index_id, asset_id__in=ids).values_list(
+        "asset_id", "start_date", "end_date"
+    )
+    with_rows = set()
+    for asset_id, start, end in windows:
+        column = column_of[asset_id]
+        with_rows.add(column)
+        covered = np.ones(len(days), dtype=bool)
+        if start is not None:
+            covered &= days >= np.datetime64(start, "D")
+        if end is not None:
+            covered &= days <= np.datetime64(end, "D")
+        mask[:, column] |= covered
+    for column in set(range(len(ids))) - with_rows:
+        mask[:, column] = True
+    return pd.DataFrame(mask, index=dates, columns=ids)
 
 
 # RECOMPUTE PLANNING

@@ -1,6 +1,7 @@
 """Market reads (DESIGN §3): every query other apps and the API make on market data.
 
 One module per subject — :mod:`.assets`, :mod:`.prices` (including the packed close matrix),
+:mod:`.point_in_time` (splits, dividends and dated market caps as the engine's matrices),
 :mod:`.fx` (the FX pair per currency, decided in one place) and :mod:`.runs` — re-exported
 here, so callers import from ``market.selectors``.
 """
@@ -17,22 +18,27 @@ from .fx import (
     usd_pair_currency,
     usd_pairs_by_currency,
 )
+from .point_in_time import DatedMarketCaps, dividends_matrix, market_caps_dated, splits_matrix
 from .prices import closes_matrix, latest_price_date_by_class, price_list
 from .runs import refresh_run_list
 
 __all__ = [
     "USD",
     "CurrencyRange",
+    "DatedMarketCaps",
     "FxPair",
     "asset_get",
     "asset_latest_deleted",
     "asset_list",
     "closes_matrix",
     "currencies_available",
+    "dividends_matrix",
     "fx_pair_for_currency",
     "latest_price_date_by_class",
+    "market_caps_dated",
     "price_list",
     "refresh_run_list",
+    "splits_matrix",
     "usd_pair_currency",
     "usd_pairs_by_currency",
 ]

@@ -368,10 +368,15 @@ def index_runs_archivable(
 
 @dataclass(frozen=True)
 class RunRows:
-    """One run's levels and allocations as columns, in primary-key order, floats as stored."""
+    """One run's levels and allocations as columns, in primary-key order, floats as stored.
+
+    ``total_levels`` is NaN where the stored total-return level is null (runs computed before
+    total-return levels existed).
+    """
 
     value_dates: npt.NDArray[np.datetime64]
     levels: npt.NDArray[np.float64]
+    total_levels: npt.NDArray[np.float64]
     allocation_dates: npt.NDArray[np.datetime64]
     asset_ids: npt.NDArray[np.int64]
     weights: npt.NDArray[np.float64]
@@ -381,7 +386,8 @@ class RunRows:
 # paired; float8send gives the stored float64 bits, so nothing is rounded on the way.
 _PACKED_VALUES_SQL = """
 SELECT string_agg(int4send(date - DATE '2000-01-01'), ''::bytea ORDER BY date),
-       string_agg(float8send(level), ''::bytea ORDER BY date)
+       string_agg(float8send(level), ''::bytea ORDER BY date),
+       string_agg(float8send(coalesce(total_level, 'NaN'::float8)), ''::bytea ORDER BY date)
 FROM portfolio_indexvalue WHERE run_id = %s
 """
 _PACKED_ALLOCATIONS_SQL = """
@@ -405,12 +411,13 @@ def index_run_rows(*, run_id: int) -> RunRows:
     each one row of packed binary columns (as ``market.selectors.prices.closes_matrix``)."""
     with connection.cursor() as cursor:
         cursor.execute(_PACKED_VALUES_SQL, [run_id])
-        value_days, levels = cursor.fetchone()
+        value_days, levels, total_levels = cursor.fetchone()
         cursor.execute(_PACKED_ALLOCATIONS_SQL, [run_id])
         allocation_days, asset_ids, weights = cursor.fetchone()
     return RunRows(
         value_dates=_PG_EPOCH + _unpacked(value_days, ">i4").astype("timedelta64[D]"),
         levels=_unpacked(levels, ">f8"),
+        total_levels=_unpacked(total_levels, ">f8"),
         allocation_dates=_PG_EPOCH + _unpacked(allocation_days, ">i4").astype("timedelta64[D]"),
         asset_ids=_unpacked(asset_ids, ">i8"),
         weights=_unpacked(weights, ">f8"),

@@ -18,7 +18,8 @@ table and primary-key pages, 69 kB as Parquet, 100 kB as gzip -9 CSV); and any r
 
 Layout, under ``RUN_ARCHIVE_DIR`` (``archive_location`` is ``<index slug>/<run id>``):
 
-- ``levels.parquet``: ``date``, ``level``, sorted by date;
+- ``levels.parquet``: ``date``, ``level``, ``total_level`` (null for a run computed before
+  total-return levels; archives of format version 1 have no such column), sorted by date;
 - ``allocations.parquet``: ``rebalance_date``, ``asset_id``, ``weight``, sorted by both;
 - ``manifest.json``: the run's summary fields, and per file its SHA-256, size, row count and
   the table's value checksum. The run row records the manifest's SHA-256, which chains to
@@ -26,8 +27,9 @@ Layout, under ``RUN_ARCHIVE_DIR`` (``archive_location`` is ``<index slug>/<run i
 
 The value checksum of a table is the SHA-256 of its columns' big-endian bytes, one column after
 the other, rows in primary-key order: dates as int32 days since 2000-01-01, asset ids as int64,
-floats as float64 — the bytes PostgreSQL's send functions produce, so the database rows and the
-file rows are compared bit for bit.
+floats as float64 (the levels' ``total_level`` column counts only when the run has one, so
+version-1 archives verify as they always did) — the bytes PostgreSQL's send functions
+produce, so the database rows and the file rows are compared bit for bit.
 
 Guarantees:
 
@@ -66,7 +68,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit_record
-from core.pgcopy import binary_copy_payload, copy_binary
+from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from portfolio.models import IndexRun
 from portfolio.selectors import RunRows, index_run_has_rows, index_run_rows, index_runs_archivable
 
@@ -124,12 +126,18 @@ def _rows_delete(run_id: int) -> dict[str, int]:
 
 def _rows_insert(run_id: int, rows: RunRows) -> None:
     """Binary-COPY the rows back (as ``index_run_store_results`` writes them): every float64
-    travels as its own eight bytes."""
+    travels as its own eight bytes. A run without total-return levels (computed before they
+    existed: all NaN here) gets its ``total_level`` left null, as it was."""
     value_run_ids = np.full(len(rows.levels), run_id, dtype=np.int64)
-    payload = binary_copy_payload(
-        [(value_run_ids, "int8"), (rows.value_dates, "date"), (rows.levels, "float8")]
-    )
-    copy_binary("portfolio_indexvalue", ["run_id", "date", "level"], payload)
+    value_columns: list[tuple[str, Any, PgType]] = [
+        ("run_id", value_run_ids, "int8"),
+        ("date", rows.value_dates, "date"),
+        ("level", rows.levels, "float8"),
+    ]
+    if not np.isnan(rows.total_levels).all():
+        value_columns.append(("total_level", rows.total_levels, "float8"))
+    payload = binary_copy_payload([(values, pg_type) for _, values, pg_type in value_columns])
+    copy_binary("portfolio_indexvalue", [name for name, _, _ in value_columns], payload)
     allocation_run_ids = np.full(len(rows.weights), run_id, dtype=np.int64)
     payload = binary_copy_payload(
         [

@@ -28,19 +28,23 @@ from portfolio.models import IndexRun
 from portfolio.selectors import RunRows
 
 ARCHIVE_FORMAT = "autoindex.run-archive"
-ARCHIVE_FORMAT_VERSION = 1
+# Version 2 added ``total_level`` to the levels file; version-1 archives still restore (their
+# total-return levels are null, as they were in the database).
+ARCHIVE_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = frozenset({1, 2})
 LEVELS_FILE = "levels.parquet"
 ALLOCATIONS_FILE = "allocations.parquet"
 MANIFEST_FILE = "manifest.json"
 # pyarrow's default level: on the demo run level 9 saves nothing more and level 19 saves 6 %
 # for ten times the CPU.
 PARQUET_ZSTD_LEVEL = 3
-LEVELS_SCHEMA = pa.schema(
+LEVELS_SCHEMA_V1 = pa.schema(
     [
         pa.field("date", pa.date32(), nullable=False),
         pa.field("level", pa.float64(), nullable=False),
     ]
 )
+LEVELS_SCHEMA = pa.schema([*LEVELS_SCHEMA_V1, pa.field("total_level", pa.float64(), nullable=True)])
 ALLOCATIONS_SCHEMA = pa.schema(
     [
         pa.field("rebalance_date", pa.date32(), nullable=False),
@@ -61,8 +65,10 @@ MANIFEST_RUN_FIELDS = (
     "data_through",
     "inception_date",
     "last_level",
+    "last_total_level",
     "rebalance_count",
     "metrics",
+    "metrics_total",
     "diagnostics",
     "timings",
     "error",
@@ -149,9 +155,14 @@ class RowChecksums:
 
 
 def row_checksums(rows: RunRows) -> RowChecksums:
+    """Counts and checksums of ``rows``; the total-return levels count only when the run has
+    any (so a run without them checksums as a version-1 archive recorded it)."""
+    value_columns = [_days(rows.value_dates), rows.levels]
+    if not np.isnan(rows.total_levels).all():
+        value_columns.append(rows.total_levels)
     return RowChecksums(
         values=len(rows.levels),
-        values_sha256=_columns_sha256(_days(rows.value_dates), rows.levels),
+        values_sha256=_columns_sha256(*value_columns),
         allocations=len(rows.weights),
         allocations_sha256=_columns_sha256(
             _days(rows.allocation_dates), rows.asset_ids, rows.weights
@@ -160,8 +171,13 @@ def row_checksums(rows: RunRows) -> RowChecksums:
 
 
 def _parquet_bytes(columns: dict[str, npt.NDArray[Any]], schema: pa.Schema) -> bytes:
+    # A nullable column's NaN is written as null (``from_pandas``): it stands for SQL NULL.
     table = pa.Table.from_arrays(
-        [pa.array(columns[field.name], type=field.type) for field in schema], schema=schema
+        [
+            pa.array(columns[field.name], type=field.type, from_pandas=field.nullable)
+            for field in schema
+        ],
+        schema=schema,
     )
     floats = [field.name for field in schema if pa.types.is_floating(field.type)]
     sink = pa.BufferOutputStream()
@@ -179,17 +195,23 @@ def _parquet_bytes(columns: dict[str, npt.NDArray[Any]], schema: pa.Schema) -> b
 
 
 def _parquet_columns(payload: bytes, schema: pa.Schema, where: str) -> dict[str, Any]:
+    """The file's columns as numpy arrays (a nullable float column's nulls as NaN)."""
     try:
         table = pq.read_table(pa.BufferReader(payload))
     except pa.ArrowException as error:
         raise RunArchiveCorruptError(f"{where} is not a readable Parquet file: {error}") from error
     if not table.schema.equals(schema):
         raise RunArchiveCorruptError(f"{where} does not have the expected columns")
-    return {name: table.column(name).to_numpy() for name in schema.names}
+    return {
+        name: table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        if schema.field(name).nullable
+        else table.column(name).to_numpy()
+        for name in schema.names
+    }
 
 
 def _archive_files(rows: RunRows) -> dict[str, bytes]:
-    levels = {"date": rows.value_dates, "level": rows.levels}
+    levels = {"date": rows.value_dates, "level": rows.levels, "total_level": rows.total_levels}
     allocations = {
         "rebalance_date": rows.allocation_dates,
         "asset_id": rows.asset_ids,
@@ -280,14 +302,17 @@ def archive_verified(*, run_id: int, location: str, manifest_sha256: str) -> Ver
             f"{location}/{MANIFEST_FILE} does not match the SHA-256 recorded for run #{run_id}"
         )
     manifest = json.loads(manifest_bytes)
-    if (manifest.get("format"), manifest.get("version")) != (
-        ARCHIVE_FORMAT,
-        ARCHIVE_FORMAT_VERSION,
-    ) or manifest["run"]["id"] != run_id:
+    version = manifest.get("version")
+    if (
+        manifest.get("format") != ARCHIVE_FORMAT
+        or version not in READABLE_FORMAT_VERSIONS
+        or manifest["run"]["id"] != run_id
+    ):
         raise RunArchiveCorruptError(f"{location}/{MANIFEST_FILE} is not the archive of #{run_id}")
     columns: dict[str, Any] = {}
     total_bytes = len(manifest_bytes)
-    for name, schema in ((LEVELS_FILE, LEVELS_SCHEMA), (ALLOCATIONS_FILE, ALLOCATIONS_SCHEMA)):
+    levels_schema = LEVELS_SCHEMA_V1 if version == 1 else LEVELS_SCHEMA
+    for name, schema in ((LEVELS_FILE, levels_schema), (ALLOCATIONS_FILE, ALLOCATIONS_SCHEMA)):
         recorded = manifest["files"][name]
         payload = archive_file_read(location, name)
         found = _sha256(payload)
@@ -301,6 +326,7 @@ def archive_verified(*, run_id: int, location: str, manifest_sha256: str) -> Ver
     rows = RunRows(
         value_dates=columns["date"],
         levels=columns["level"],
+        total_levels=columns.get("total_level", np.full(len(columns["level"]), np.nan)),
         allocation_dates=columns["rebalance_date"],
         asset_ids=columns["asset_id"],
         weights=columns["weight"],

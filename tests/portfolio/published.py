@@ -1,8 +1,10 @@
 """Build small published indexes directly in the database (no engine run), for API tests.
 
 Levels, weights and benchmark closes are deterministic functions of the day number, so tests
-can recompute what an endpoint must answer. The benchmark has no close on every seventh
-trading day, so anything aligned by position instead of by date is caught.
+can recompute what an endpoint must answer. Total-return levels drift faster than the price
+levels (:data:`TOTAL_DRIFT`), so a test can tell which series it got. The benchmark has no
+close on every seventh trading day, so anything aligned by position instead of by date is
+caught.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from strategy.models import StrategyConfig
 
 FIRST_DAY = datetime.date(2023, 1, 2)  # a Monday
 BENCHMARK_GAP_EVERY = 7  # the benchmark misses trading days 6, 13, 20, ...
+TOTAL_DRIFT = 0.0005  # the total-return levels' drift (price levels: 0.0004)
 
 
 def trading_days(count: int, first: datetime.date = FIRST_DAY) -> list[datetime.date]:
@@ -100,10 +103,17 @@ def run_build(
     shift: float = 0.0,
     status: str = IndexRun.Status.SUCCEEDED,
     publish: bool = True,
+    with_total: bool = True,
 ) -> IndexRun:
-    """A finished run of ``index`` with deterministic levels (``+ shift``) and weights."""
+    """A finished run of ``index`` with deterministic levels (``+ shift``) and weights; with
+    total-return levels (``level_on(n, drift=TOTAL_DRIFT, shift=shift)``) unless
+    ``with_total`` is false (a run computed before they existed: nulls, no ``metrics_total``)."""
     dates = trading_days(days)
     levels = [level_on(number, shift=shift) for number in range(days)]
+    total_levels = [
+        level_on(number, drift=TOTAL_DRIFT, shift=shift) if with_total else None
+        for number in range(days)
+    ]
     series = pd.Series(levels, index=pd.DatetimeIndex(dates))
     benchmark = None
     if index.benchmark_id is not None:
@@ -125,12 +135,20 @@ def run_build(
         last_level=levels[-1],
         rebalance_count=len(rebalance_dates),
         metrics=metrics_for_ranges(series, benchmark, 0.0, dates[-1]) if status != "failed" else {},
+        last_total_level=total_levels[-1],
+        metrics_total=(
+            metrics_for_ranges(
+                pd.Series(total_levels, index=pd.DatetimeIndex(dates)), benchmark, 0.0, dates[-1]
+            )
+            if status != "failed" and with_total
+            else {}
+        ),
         universe_snapshot=[asset.symbol for asset in assets],
     )
     IndexValue.objects.bulk_create(
         [
-            IndexValue(run=run, date=day, level=value)
-            for day, value in zip(dates, levels, strict=True)
+            IndexValue(run=run, date=day, level=value, total_level=total)
+            for day, value, total in zip(dates, levels, total_levels, strict=True)
         ]
     )
     Allocation.objects.bulk_create(

@@ -18,6 +18,7 @@ from portfolio.selectors import index_runs_archivable
 from portfolio.services import (
     RunArchiveCorruptError,
     RunArchiveError,
+    archive_files,
     index_run_archive,
     index_run_archive_restore,
     index_run_publish,
@@ -90,6 +91,12 @@ def rows_of(run: IndexRun):
         .values_list("rebalance_date", "asset_id", "weight")
     )
     return levels, weights
+
+
+def total_levels_of(run: IndexRun):
+    return list(
+        IndexValue.objects.filter(run=run).order_by("date").values_list("date", "total_level")
+    )
 
 
 def test_policy_selects_old_superseded_runs_beyond_the_newest_kept(runs):
@@ -343,3 +350,55 @@ def test_an_archived_run_cannot_be_published_until_restored(runs):
 
     with pytest.raises(ValueError, match="is archived: restore it from its archive first"):
         index_run_publish(run=run)
+
+
+def test_restore_brings_back_the_total_return_levels_bit_for_bit(runs):
+    run = runs["s200"]
+    total_levels = total_levels_of(run)
+    index_runs_archive(now=NOW)
+
+    restored = index_run_archive_restore(run=run, now=NOW)
+
+    after = total_levels_of(restored)
+    assert [total.hex() for _, total in after] == [total.hex() for _, total in total_levels]
+    assert after[-1][1] == pytest.approx(runs["s200"].last_total_level, rel=0)
+
+
+def _old_run_to_archive(archive_settings):
+    """A superseded run computed before total-return levels existed (null), archivable."""
+    archive_settings.RUN_ARCHIVE_KEEP_SUPERSEDED = 0
+    index = published_index_build(slug="pre-total", days=30, publish=False)
+    old = run_build(index=index, days=30, rebalance_every=10, with_total=False)
+    run_build(index=index, days=30, rebalance_every=10, shift=1.0)
+    backdate(old, 200)
+    return IndexRun.objects.get(pk=old.pk)
+
+
+def test_a_run_without_total_levels_restores_them_as_null(archive_settings):
+    run = _old_run_to_archive(archive_settings)
+    levels, weights = rows_of(run)
+
+    index_run_archive(run=run, now=NOW)
+    restored = index_run_archive_restore(run=run, now=NOW)
+
+    assert rows_of(restored) == (levels, weights)
+    assert {total for _, total in total_levels_of(restored)} == {None}
+
+
+def test_a_version_1_archive_without_a_total_level_column_still_restores(
+    archive_settings, monkeypatch
+):
+    run = _old_run_to_archive(archive_settings)
+    levels, weights = rows_of(run)
+    # Archive it as the code before total-return levels did: version 1, two level columns.
+    monkeypatch.setattr(archive_files, "LEVELS_SCHEMA", archive_files.LEVELS_SCHEMA_V1)
+    monkeypatch.setattr(archive_files, "ARCHIVE_FORMAT_VERSION", 1)
+    index_run_archive(run=run, now=NOW)
+    monkeypatch.undo()
+    folder = archive_settings.RUN_ARCHIVE_DIR / f"pre-total/{run.pk}"
+    assert json.loads((folder / "manifest.json").read_bytes())["version"] == 1
+
+    restored = index_run_archive_restore(run=run, now=NOW)
+
+    assert rows_of(restored) == (levels, weights)
+    assert {total for _, total in total_levels_of(restored)} == {None}

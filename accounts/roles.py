@@ -50,6 +50,20 @@ _ANALYST_PERMISSIONS = (
     "market.view_pricerevision",
     "market.view_quarantinedbar",
     "market.change_quarantinedbar",  # accept or reject a quarantined bar
+    # The engine's dated inputs (corporate actions, market caps): corrected by analysts, with
+    # history; never deleted by them (a wrong row is corrected, the history keeps both).
+    "market.view_split",
+    "market.add_split",
+    "market.change_split",
+    "market.view_historicalsplit",
+    "market.view_dividend",
+    "market.add_dividend",
+    "market.change_dividend",
+    "market.view_historicaldividend",
+    "market.view_marketcap",
+    "market.add_marketcap",
+    "market.change_marketcap",
+    "market.view_historicalmarketcap",
     "strategy.add_strategyconfig",
     "strategy.change_strategyconfig",
     "strategy.delete_strategyconfig",

@@ -50,7 +50,7 @@ def _store_benchmark_index(closes: pd.DataFrame, market_caps: pd.Series) -> Any:
     """Create 500 assets, their prices and an index over them; return the index."""
     from django.db import connection
 
-    from market.models import Asset
+    from market.models import Asset, MarketCap
     from market.partitions import ensure_year_partitions
     from market.services import prices_upsert
     from portfolio.models import Index
@@ -60,17 +60,17 @@ def _store_benchmark_index(closes: pd.DataFrame, market_caps: pd.Series) -> Any:
     # planner has statistics after the bulk load (autovacuum's ANALYZE, done here at once).
     ensure_year_partitions(range(closes.index[0].year, closes.index[-1].year + 1))
     symbols = [f"BENCH{position:04d}" for position in range(closes.shape[1])]
-    Asset.objects.bulk_create(
-        [
-            Asset(
-                symbol=symbol,
-                asset_class="equity",
-                market_cap=None if np.isnan(cap) else round(float(cap), 2),
-            )
-            for symbol, cap in zip(symbols, market_caps.to_numpy(), strict=True)
-        ]
-    )
+    Asset.objects.bulk_create([Asset(symbol=symbol, asset_class="equity") for symbol in symbols])
     ids = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+    # Each known cap is one dated row from the first date on (the engine's constant caps).
+    first_date = closes.index[0].date()
+    MarketCap.objects.bulk_create(
+        MarketCap(
+            asset_id=ids[symbol], as_of=first_date, value=round(float(cap), 2), source="import"
+        )
+        for symbol, cap in zip(symbols, market_caps.to_numpy(), strict=True)
+        if not np.isnan(cap)
+    )
     asset_ids = [ids[symbol] for symbol in symbols]
     long = closes.set_axis(asset_ids, axis=1).rename_axis(index="date", columns="asset_id")
     started = time.perf_counter()

@@ -1,5 +1,7 @@
-"""Admin for assets (with latest price and price count), refresh runs and price revisions
-(read-only), and the review of quarantined bars (accept or reject, through the services)."""
+"""Admin for assets (with latest price and price count, and their dated inputs inline: splits,
+dividends, market caps), the dated inputs on their own pages (with history), refresh runs and
+price revisions (read-only), and the review of quarantined bars (accept or reject, through the
+services)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,18 @@ from core.admin import (
 from core.errors import ConflictError
 from core.queue import QueueUnavailableError
 
-from .models import Asset, Price, PriceRevision, QuarantinedBar, RefreshRun
+from .models import (
+    Asset,
+    DataSource,
+    Dividend,
+    MarketCap,
+    Price,
+    PriceRevision,
+    QuarantinedBar,
+    RefreshRun,
+    Split,
+)
+from .selectors.assets import with_current_market_cap
 from .services import (
     CreditBudgetExceeded,
     asset_create,
@@ -41,6 +54,40 @@ PRICE_TABLE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "source
 
 class AssetAdminForm(LiveUniqueAdminForm):
     live_unique_fields = ("symbol",)
+
+
+class AnalystSourceMixin:
+    """A corporate action or market cap saved in the admin is the analyst's: its ``source``
+    becomes ``analyst`` (so a later vendor refresh never overwrites it) and its history names
+    the user (simple-history's request middleware)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.source = DataSource.ANALYST
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+
+class _DatedInline(admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    readonly_fields = ("source", "updated_at")
+    show_change_link = True
+
+
+class SplitInline(_DatedInline):
+    model = Split
+    fields = ("effective_date", "from_factor", "to_factor", "source", "updated_at")
+    ordering = ("-effective_date",)
+
+
+class DividendInline(_DatedInline):
+    model = Dividend
+    fields = ("ex_date", "amount", "source", "updated_at")
+    ordering = ("-ex_date",)
+
+
+class MarketCapInline(_DatedInline):
+    model = MarketCap
+    fields = ("as_of", "value", "shares_outstanding", "source", "updated_at")
+    ordering = ("-as_of",)
 
 
 @admin.register(Asset)
@@ -65,18 +112,30 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         "latest_close",
         "price_count",
         "recent_prices",
+        "current_market_cap",
         "deleted_at",
         "created_at",
         "updated_at",
     ]
     fieldsets = (
         (None, {"fields": ("symbol", "name", "asset_class", "sector", "currency", "exchange")}),
-        ("Index inputs", {"fields": ("market_cap", "is_active")}),
+        ("Index inputs", {"fields": ("current_market_cap", "is_active")}),
         ("Prices", {"fields": ("latest_date", "latest_close", "price_count", "recent_prices")}),
         ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
     )
     list_per_page = 50
     actions = ["soft_delete_selected", "restore_selected", "refresh_prices_selected"]
+    # The dated inputs of the engine, newest first; edits are the analyst's (source analyst).
+    inlines = [MarketCapInline, SplitInline, DividendInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        rows = formset.save(commit=False)
+        for row in rows:
+            row.source = DataSource.ANALYST
+            row.save()
+        for row in formset.deleted_objects:
+            row.delete()
+        formset.save_m2m()
 
     @admin.action(description="Refresh prices", permissions=["change"])
     def refresh_prices_selected(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
@@ -118,15 +177,16 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Asset]:
         # One query for the whole page: the price aggregates are annotated, not looked up per row.
         latest = Price.objects.filter(asset=OuterRef("pk")).order_by("-date")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _price_count=Count("prices"),
-                _latest_date=Max("prices__date"),
-                _latest_close=Subquery(latest.values("close")[:1]),
-            )
+        return with_current_market_cap(super().get_queryset(request)).annotate(
+            _price_count=Count("prices"),
+            _latest_date=Max("prices__date"),
+            _latest_close=Subquery(latest.values("close")[:1]),
         )
+
+    @admin.display(description="market cap (latest known today)")
+    def current_market_cap(self, obj: Asset) -> Any:
+        # Edited as dated rows in "Market caps" below.
+        return getattr(obj, "current_market_cap", None)
 
     @admin.display(description="latest date", ordering="_latest_date")
     def latest_date(self, obj: Asset) -> Any:
@@ -162,10 +222,44 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         return getattr(obj, "_price_count", 0)
 
 
+@admin.register(Split)
+class SplitAdmin(AnalystSourceMixin, SimpleHistoryAdmin):
+    list_display = ["asset", "effective_date", "from_factor", "to_factor", "source", "updated_at"]
+    list_filter = ["source"]
+    list_select_related = ["asset"]
+    search_fields = ["asset__symbol"]
+    date_hierarchy = "effective_date"
+    autocomplete_fields = ["asset"]
+    readonly_fields = ["source", "created_at", "updated_at"]
+
+
+@admin.register(Dividend)
+class DividendAdmin(AnalystSourceMixin, SimpleHistoryAdmin):
+    list_display = ["asset", "ex_date", "amount", "source", "updated_at"]
+    list_filter = ["source"]
+    list_select_related = ["asset"]
+    search_fields = ["asset__symbol"]
+    date_hierarchy = "ex_date"
+    autocomplete_fields = ["asset"]
+    readonly_fields = ["source", "created_at", "updated_at"]
+
+
+@admin.register(MarketCap)
+class MarketCapAdmin(AnalystSourceMixin, SimpleHistoryAdmin):
+    list_display = ["asset", "as_of", "value", "shares_outstanding", "source", "updated_at"]
+    list_filter = ["source"]
+    list_select_related = ["asset"]
+    search_fields = ["asset__symbol"]
+    date_hierarchy = "as_of"
+    autocomplete_fields = ["asset"]
+    readonly_fields = ["source", "created_at", "updated_at"]
+
+
 @admin.register(RefreshRun)
 class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
+        "kind",
         "status",
         "trigger",
         "triggered_by",
@@ -177,7 +271,7 @@ class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
     ]
-    list_filter = ["status", "trigger"]
+    list_filter = ["kind", "status", "trigger"]
     list_select_related = ["triggered_by"]
 
 

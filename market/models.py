@@ -103,7 +103,13 @@ class Price(models.Model):
 
 
 class RefreshRun(TimeStampedModel):
-    """One market-data refresh job and what it did."""
+    """One market-data refresh job and what it did: daily prices, or corporate actions (splits,
+    dividends and, when the plan allows, market caps), by ``kind``. For a corporate-actions run
+    the row counts are of those rows (splits, dividends and market caps together)."""
+
+    class Kind(models.TextChoices):
+        PRICES = "prices", "Prices"
+        CORPORATE_ACTIONS = "corporate_actions", "Corporate actions"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -119,6 +125,7 @@ class RefreshRun(TimeStampedModel):
         API = "api", "API"
         CLI = "cli", "Command line"
 
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PRICES, db_index=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     triggered_by = models.ForeignKey(

@@ -1,6 +1,6 @@
 """Celery tasks of the market app: thin wrappers that call one service and return a summary.
 
-Both tasks are idempotent: a re-run (late ack redelivery, a retry) changes nothing more than the
+Every task is idempotent: a re-run (late ack redelivery, a retry) changes nothing more than the
 first run did. Only named transient errors are retried, with exponential backoff, jitter and a
 cap; a retry of the refresh is a new incremental run. The refresh records its Celery task id on
 its run, so a redelivered message recognises (and abandons) the run its killed worker left; at
@@ -26,6 +26,7 @@ from market.models import RefreshRun
 from market.partitions import ensure_year_partitions
 from market.providers import TwelveDataUnavailable
 from market.services import RefreshAlreadyRunning, prices_refresh
+from market.services.corporate_actions import corporate_actions_refresh
 from market.services.refresh import RefreshTimeLimitReached
 
 # A PostgreSQL restart or failover terminates connections (OperationalError); a connection it
@@ -193,3 +194,25 @@ def ensure_partitions() -> dict[str, Any]:
         range(this_year, this_year + settings.PRICE_PARTITION_YEARS_AHEAD + 1)
     )
     return {"created": report.created, "rows_moved": report.rows_moved_from_default}
+
+
+@shared_task(bind=True, name="market.tasks.refresh_corporate_actions", **REFRESH_RETRY_POLICY)
+def refresh_corporate_actions(
+    self: Task,
+    *,
+    symbols: list[str] | None = None,
+    trigger: str = RefreshRun.Trigger.BEAT,
+    user_id: int | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Run :func:`market.services.corporate_actions.corporate_actions_refresh` (weekly beat
+    schedule, market/0012): splits, dividends and, when the plan allows, market caps. Retried
+    like the price refresh, also while a price refresh holds the lease."""
+    with bound_request_id(request_id), broken_connections_closed():
+        run = corporate_actions_refresh(
+            symbols=symbols,
+            trigger=trigger,
+            actor=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+            task_id=self.request.id or "",
+        )
+    return {**refresh_summary(run), "kind": run.kind}

@@ -59,6 +59,18 @@ def schedules() -> tuple[Schedule, ...]:
             description="Create this year's and the next years' price partitions.",
         ),
         Schedule(
+            name="market: weekly corporate actions",
+            task="market.tasks.refresh_corporate_actions",
+            # "At 06:00 UTC every Saturday": no trading day's bars are fetched then; written by
+            # market/0012 (this entry keeps the table complete).
+            crontab=("0", "6", "6", "*", "*"),
+            kwargs='{"trigger": "beat"}',
+            description=(
+                "TwelveData /splits and /dividends (and /market_cap when the plan allows it) of "
+                "every active asset, within the day's credits."
+            ),
+        ),
+        Schedule(
             name="operations: nightly backup",
             task="operations.tasks.backup_create",
             # "Every day at 01:30 UTC": after the nightly chain (22:30) has refreshed and

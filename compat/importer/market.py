@@ -8,8 +8,11 @@
   close is inserted, a differing close updates the row and is logged as a ``PriceRevision``,
   an equal one is unchanged. The MVP stored closes only, so a row we already hold keeps its
   open, high, low and volume (the upsert is given them back) instead of having them blanked.
-- Market caps: our ``Asset.market_cap`` is one current value; the MVP's dated series waits for
-  the point-in-time inputs. The latest MVP cap of an asset fills ours where ours is empty.
+- Market caps: the MVP's dated ``market_cap_data`` series is imported in full as dated
+  ``MarketCap`` rows (source ``import``): one per asset and day, with the cap rounded to cents
+  and the shares outstanding (whole shares) where the MVP had them. Through
+  ``market.services.corporate_actions.dated_rows_upsert``: idempotent (an equal row is
+  unchanged), and an analyst's row for that day is kept, never overwritten.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import pandas as pd
 from django.core.exceptions import ValidationError
 
 from core.errors import ConflictError
-from market.models import Asset, Price
+from market.models import Asset, DataSource, Price
 from market.services.assets import asset_create, asset_update
+from market.services.corporate_actions import MarketCapRow, dated_rows_upsert
 from market.services.prices import PRICE_COLUMNS, UpsertResult, prices_upsert
 from market.universe import DEFAULT_UNIVERSE, asset_fields
 
-from .reader import MvpAsset, MvpMarketCap, MvpReader
+from .reader import MvpAsset, MvpReader
 from .summary import ImportSummary
 
 PRICE_SOURCE = "mvp-import"
@@ -195,48 +199,46 @@ def _with_stored_bars(batch: pd.DataFrame) -> pd.DataFrame:
 def market_caps_import(
     mvp: MvpReader, *, asset_ids: dict[int, int], summary: ImportSummary
 ) -> None:
-    """Fill ``Asset.market_cap`` from each asset's latest MVP cap where ours is empty.
+    """Every dated MVP market cap → a ``MarketCap`` row of our asset dated that day.
 
-    An analyst-maintained value here is never overwritten. Every dated row stays behind (the
-    summary says how many) until our model has point-in-time market caps.
+    Skipped, with the reason counted: rows of assets not imported, of assets not priced in USD
+    (the MVP's caps are USD), and rows with neither a positive cap nor a positive share count.
     """
     counts = summary.entity("market caps")
-    latest: list[MvpMarketCap] = mvp.market_caps_latest()
-    ours = Asset.objects.in_bulk(
-        [asset_ids[cap.asset_id] for cap in latest if cap.asset_id in asset_ids]
+    rows: list[MarketCapRow] = []
+    currencies = dict(
+        Asset.objects.filter(pk__in=set(asset_ids.values())).values_list("pk", "currency")
     )
-    for cap in latest:
+    for cap in mvp.market_caps():
         counts.read += 1
-        asset = ours.get(asset_ids.get(cap.asset_id, 0))
-        if asset is None:
+        asset_id = asset_ids.get(cap.asset_id)
+        if asset_id is None or asset_id not in currencies:
             counts.skip("asset not imported (see assets)")
             continue
-        value = _cents(cap.market_cap)
-        if value is None:
-            counts.skip("not a finite, non-negative number")
-        elif asset.currency != "USD":
+        value, shares = _cents(cap.market_cap), _shares(cap.shares_outstanding)
+        if value is None and shares is None:
+            counts.skip("neither a positive market cap nor positive shares outstanding")
+        elif currencies[asset_id] != "USD":
             counts.skip("our asset is not priced in USD (the MVP's caps are USD)")
-        elif asset.market_cap is None:
-            try:
-                asset_update(asset=asset, changes={"market_cap": value}, actor=None)
-            except ValidationError as error:
-                counts.skip(f"refused ({_reason(error)})")
-                continue
-            counts.updated += 1
-        elif asset.market_cap == value:
-            counts.unchanged += 1
         else:
-            counts.skip("ours is set and differs (analyst-maintained, kept)")
-    dated_rows = mvp.market_cap_count()
-    if dated_rows:
-        summary.note(
-            f"market caps: market_cap_data kept for the point-in-time issue: {dated_rows} dated "
-            "rows not imported (only each asset's latest cap, into an empty Asset.market_cap)"
-        )
+            rows.append(
+                MarketCapRow(asset_id, cap.date.date(), value=value, shares_outstanding=shares)
+            )
+    result = dated_rows_upsert(rows, source=DataSource.IMPORT)
+    counts.created += result.inserted
+    counts.updated += result.updated
+    counts.unchanged += result.unchanged
+    counts.skip("an analyst's market cap of that day is kept", len(result.kept))
+
+
+def _shares(value: float) -> int | None:
+    if not math.isfinite(value) or value < 1:
+        return None
+    return round(value)
 
 
 def _cents(value: float) -> Decimal | None:
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or value <= 0:
         return None
     try:
         return Decimal(repr(value)).quantize(CENT)

@@ -49,11 +49,17 @@ class MvpAsset:
 
 @dataclass(frozen=True, slots=True)
 class MvpMarketCap:
-    """The latest dated market cap (USD) of one MVP asset."""
+    """One dated row of the MVP's ``market_cap_data``: a cap (USD) and/or shares outstanding
+    (NaN where the MVP had NULL)."""
 
     asset_id: int
     date: datetime.datetime
     market_cap: float
+    shares_outstanding: float = float("nan")
+
+
+def _float_or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def database_label(url: str) -> str:
@@ -83,9 +89,9 @@ class MvpReader:
             reason = _first_line(error)
             raise MvpDatabaseError(f"reading the MVP database failed: {reason}") from None
 
-    def _rows(self, query: str) -> list[dict[str, Any]]:
+    def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._reading(), self._connection.cursor(row_factory=dict_row) as cursor:
-            cursor.execute(query)
+            cursor.execute(query, params or None)
             return cursor.fetchall()
 
     def _count(self, table: str) -> int:
@@ -147,22 +153,41 @@ class MvpReader:
     def market_cap_count(self) -> int:
         return self._count("market_cap_data")
 
-    def market_caps_latest(self) -> list[MvpMarketCap]:
-        """The latest dated, non-null market cap of each MVP asset (one per asset)."""
+    def market_caps(self) -> list[MvpMarketCap]:
+        """Every dated MVP market cap, by asset and date: one row per asset and calendar day
+        (the day's latest timestamp, then the highest id, wins), rows with an asset, a date and
+        a cap or a share count. ``shares_outstanding`` is read when the MVP's table has it."""
         if "market_cap_data" not in self.tables:
             return []
+        shares = "shares_outstanding" in self._columns("market_cap_data")
+        shares_column = "shares_outstanding" if shares else "NULL::double precision"
         rows = self._rows(
-            """
-            SELECT DISTINCT ON (asset_id) asset_id, date, market_cap
+            f"""
+            SELECT DISTINCT ON (asset_id, date::date)
+                asset_id, date, market_cap, {shares_column} AS shares_outstanding
             FROM market_cap_data
-            WHERE asset_id IS NOT NULL AND market_cap IS NOT NULL AND date IS NOT NULL
-            ORDER BY asset_id, date DESC, id DESC
-            """
+            WHERE asset_id IS NOT NULL AND date IS NOT NULL
+              AND (market_cap IS NOT NULL OR {shares_column} IS NOT NULL)
+            ORDER BY asset_id, date::date, date DESC, id DESC
+            """  # noqa: S608 (constant column names)
         )
         return [
-            MvpMarketCap(asset_id=row["asset_id"], date=row["date"], market_cap=row["market_cap"])
+            MvpMarketCap(
+                asset_id=row["asset_id"],
+                date=row["date"],
+                market_cap=_float_or_nan(row["market_cap"]),
+                shares_outstanding=_float_or_nan(row["shares_outstanding"]),
+            )
             for row in rows
         ]
+
+    def _columns(self, table: str) -> set[str]:
+        rows = self._rows(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        )
+        return {row["column_name"] for row in rows}
 
     def strategy(self) -> dict[str, Any] | None:
         """The MVP's strategy (its first row, which is the one the MVP read), every column."""

@@ -483,6 +483,11 @@ TWELVEDATA_CREDITS_PER_DAY = env.int("TWELVEDATA_CREDITS_PER_DAY", default=800)
 REFRESH_MAX_CREDITS_PER_REQUEST = env.int("REFRESH_MAX_CREDITS_PER_REQUEST", default=100)
 TWELVEDATA_REQUEST_DEADLINE = env.float("TWELVEDATA_REQUEST_DEADLINE", default=60.0)
 
+# CORPORATE ACTIONS (docs/settings-market.md, "Corporate actions"): the weekly refresh of
+# /splits and /dividends (20 credits per symbol each; Grow plans and above) also fetches the
+# daily /market_cap series (5 credits per request) only when the plan allows it (Ultra).
+TWELVEDATA_MARKET_CAP_ENABLED = env.bool("TWELVEDATA_MARKET_CAP_ENABLED", default=False)
+
 # PRICE SANITY (docs/settings-market.md, "Price sanity"): a vendor bar whose close moved more
 # than this fraction from the previous close (or revises a stored close by more) is quarantined
 # for an analyst instead of stored (market/services/sanity.py). FX pairs get a tighter band.

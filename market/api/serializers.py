@@ -36,10 +36,11 @@ class SymbolField(StrictCharField):
 
 
 class MarketCapField(StrictRegexField):
-    """A non-negative amount with at most 2 decimals, as a string (``"3400000000000.00"``).
+    """A positive amount with at most 2 decimals, as a string (``"3400000000000.00"``).
 
     A string with an exact pattern rather than a JSON number, so the schema says precisely
-    what is accepted and no binary float rounding happens on the way in.
+    what is accepted and no binary float rounding happens on the way in. Written, it becomes
+    the asset's market-cap row dated today.
     """
 
     PATTERN = r"^\d{1,18}(?:\.\d{1,2})?$"
@@ -52,10 +53,29 @@ class MarketCapField(StrictRegexField):
     def run_validation(self, data: Any = serializers.empty) -> Decimal | None:
         # Convert only after the pattern validator accepted the string.
         value = super().run_validation(data)
-        return None if value is None else Decimal(value)
+        if value is None:
+            return None
+        amount = Decimal(value)
+        if amount <= 0:
+            raise serializers.ValidationError("A market cap must be positive.", code="min_value")
+        return amount
 
 
 class AssetOutputSerializer(serializers.ModelSerializer):
+    """An asset of ``market.selectors`` (annotated with ``current_market_cap``)."""
+
+    market_cap = serializers.DecimalField(
+        source="current_market_cap",
+        max_digits=24,
+        decimal_places=2,
+        allow_null=True,
+        read_only=True,
+        help_text=(
+            "The latest dated market cap known today (null: none). Writing it records the "
+            "market cap dated today."
+        ),
+    )
+
     class Meta:
         model = Asset
         fields = [
@@ -93,7 +113,8 @@ class AssetUpdateInputSerializer(serializers.Serializer):
     asset_class = StrictChoiceField(choices=AssetClass.choices, required=False)
     currency = StrictCharField(max_length=3, required=False, validators=[CURRENCY_VALIDATOR])
     exchange = StrictCharField(max_length=50, required=False, allow_blank=True)
-    market_cap = MarketCapField(required=False)
+    # A dated series cannot be "unknown from today": a new value only (no null).
+    market_cap = MarketCapField(required=False, allow_null=False)
     is_active = StrictBooleanField(required=False)
 
 

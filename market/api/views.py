@@ -80,7 +80,8 @@ class AssetListCreateView(generics.ListAPIView):
         data = AssetCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         asset = asset_create(actor=request.user, **data.validated_data)
-        return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+        created = asset_get(symbol=asset.symbol)  # with its market cap, as every read shows it
+        return Response(AssetOutputSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
 @asset_detail_schema
@@ -96,7 +97,7 @@ class AssetDetailView(APIView):
         data = AssetUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         asset_update(asset=asset, changes=data.validated_data, actor=request.user)
-        return Response(AssetOutputSerializer(asset).data)
+        return Response(AssetOutputSerializer(asset_get(symbol=symbol)).data)
 
     def delete(self, request: Request, symbol: str, *args: Any, **kwargs: Any) -> Response:
         asset_soft_delete(asset=_live_asset(symbol), actor=request.user)

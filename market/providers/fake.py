@@ -1,4 +1,5 @@
-"""A fake TwelveData ``/time_series`` built from the real API's payload shapes.
+"""A fake TwelveData (``/time_series``, ``/splits``, ``/dividends``, ``/market_cap``) built
+from the real API's payload shapes.
 
 Shared by the test suite (served by pytest-httpserver) and ``manage.py fake_twelvedata`` (served
 by :mod:`http.server` from the bundled demo data), so both fakes speak the same dialect, and the
@@ -9,6 +10,14 @@ status; ``end_date`` is exclusive for daily bars; ``outputsize`` (≤ 5000) keep
 bars of the range; an empty range is a 400 "No data is available…"; an unknown symbol is a 400
 "**symbol** not found"; a missing or wrong ``Authorization: apikey …`` header is a 401; errors
 come with HTTP 200 unless ``errors_with_http_200`` is off.
+
+Prices are held raw (as traded) with their splits: ``adjust=none`` serves them as held, the
+default ``adjust=splits`` (as the real API) divides every bar before a split by its share
+multiplier, as of the request (so a new split changes the default history, never the raw
+one), volume multiplied back. ``/splits`` and ``/dividends`` serve the held events
+(``range=full``: all of them; the default ``last``: the latest one), ``/market_cap`` the held
+daily caps, newest first, paged (``page``, ``outputsize`` default 10). A path in
+``gated_paths`` answers TwelveData's 403 "available exclusively with grow…" (a plan without it).
 
 Faults for tests: :meth:`FakeTwelveData.fail_next` queues request-level faults (429 per minute
 or per day, 500, timeout, malformed JSON, an error body with HTTP 200); :meth:`fail_symbol`
@@ -61,6 +70,13 @@ INTERVAL_MESSAGE = (
 )
 MALFORMED_BODY = b'{"meta": {"symbol": "'  # cut off mid-document
 
+PLAN_GATED_MESSAGE = "{path} is available exclusively with grow or pro or ultra or enterprise plans"
+ADJUST_MESSAGE = (
+    "Invalid **adjust** provided: {adjust}. Supported values: all, splits, dividends, none"
+)
+ADJUST_MODES = ("all", "splits", "dividends", "none")
+DEFAULT_MARKET_CAP_OUTPUTSIZE = 10
+
 # "ok" serves the request normally: it lets a test place a fault on a later request.
 RequestFault = Literal["ok", "429_minute", "429_day", "500", "timeout", "malformed", "error_200"]
 SymbolFault = Literal["bad_values", "missing", "malformed_json"]
@@ -76,6 +92,31 @@ class FakeBar:
     high: Decimal | None = None
     low: Decimal | None = None
     volume: int | None = None
+
+
+@dataclass(frozen=True)
+class FakeSplit:
+    """A "*from*-for-*to*" split effective on ``date`` (TwelveData's ``/splits`` convention)."""
+
+    date: dt.date
+    from_factor: Decimal
+    to_factor: Decimal
+
+    @property
+    def share_multiplier(self) -> Decimal:
+        return self.from_factor / self.to_factor
+
+
+@dataclass(frozen=True)
+class FakeDividend:
+    ex_date: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class FakeMarketCap:
+    date: dt.date
+    value: int
 
 
 # ----------------------------------------------------------------------------- payload builders
@@ -136,6 +177,65 @@ def series_payload(
     }
 
 
+def fundamentals_meta(symbol: str) -> dict[str, Any]:
+    """The meta block of ``/splits``, ``/dividends`` and ``/market_cap`` (no interval/type)."""
+    return {
+        "symbol": symbol,
+        "name": f"{symbol} Inc.",
+        "currency": "USD",
+        "exchange": "NASDAQ",
+        "mic_code": "XNGS",
+        "exchange_timezone": "America/New_York",
+    }
+
+
+def _json_number(value: Decimal) -> int | float:
+    # The fundamentals endpoints answer JSON numbers (4, 0.22), not strings.
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def splits_payload(symbol: str, splits: Iterable[FakeSplit]) -> dict[str, Any]:
+    """A ``/splits`` body, newest first, as the vendor sends it (``ratio`` rounded, 5 dp)."""
+    rows = sorted(splits, key=lambda split: split.date, reverse=True)
+    return {
+        "meta": fundamentals_meta(symbol),
+        "splits": [
+            {
+                "date": split.date.isoformat(),
+                "description": f"{split.from_factor.normalize():f}-for-"
+                f"{split.to_factor.normalize():f} split",
+                "ratio": round(float(split.to_factor / split.from_factor), 5),
+                "from_factor": _json_number(split.from_factor),
+                "to_factor": _json_number(split.to_factor),
+            }
+            for split in rows
+        ],
+    }
+
+
+def dividends_payload(
+    symbol: str, dividends: Iterable[FakeDividend], *, date_key: str = "ex_date"
+) -> dict[str, Any]:
+    """A ``/dividends`` body, newest first; ``date_key="payment_date"`` gives the 2022 shape."""
+    rows = sorted(dividends, key=lambda dividend: dividend.ex_date, reverse=True)
+    return {
+        "meta": fundamentals_meta(symbol),
+        "dividends": [
+            {date_key: dividend.ex_date.isoformat(), "amount": _json_number(dividend.amount)}
+            for dividend in rows
+        ],
+    }
+
+
+def market_cap_payload(symbol: str, caps: Iterable[FakeMarketCap]) -> dict[str, Any]:
+    """A ``/market_cap`` page body, newest first."""
+    rows = sorted(caps, key=lambda cap: cap.date, reverse=True)
+    return {
+        "meta": fundamentals_meta(symbol),
+        "market_cap": [{"date": cap.date.isoformat(), "value": cap.value} for cap in rows],
+    }
+
+
 def error_payload(
     code: int, message: str, *, meta: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -185,6 +285,10 @@ class FakeTwelveData:
         self,
         series: Mapping[str, Iterable[FakeBar]],
         *,
+        splits: Mapping[str, Iterable[FakeSplit]] | None = None,
+        dividends: Mapping[str, Iterable[FakeDividend]] | None = None,
+        market_caps: Mapping[str, Iterable[FakeMarketCap]] | None = None,
+        gated_paths: Iterable[str] = (),
         api_key: str | None = None,
         credits_per_minute: int = 8,
         errors_with_http_200: bool = True,
@@ -193,6 +297,16 @@ class FakeTwelveData:
         self.series: dict[str, list[FakeBar]] = {
             symbol: sorted(bars, key=lambda bar: bar.date) for symbol, bars in series.items()
         }
+        self.splits: dict[str, list[FakeSplit]] = {
+            symbol: list(rows) for symbol, rows in (splits or {}).items()
+        }
+        self.dividends: dict[str, list[FakeDividend]] = {
+            symbol: list(rows) for symbol, rows in (dividends or {}).items()
+        }
+        self.market_caps: dict[str, list[FakeMarketCap]] = {
+            symbol: list(rows) for symbol, rows in (market_caps or {}).items()
+        }
+        self.gated_paths = set(gated_paths)
         self.api_key = api_key
         self.credits_per_minute = credits_per_minute
         self.errors_with_http_200 = errors_with_http_200
@@ -227,6 +341,15 @@ class FakeTwelveData:
                 for bar in self.series[symbol]
             ]
 
+    def add_split(self, symbol: str, split: FakeSplit, *, bars: Iterable[FakeBar] = ()) -> None:
+        """Start serving a new split of ``symbol`` and, after it, ``bars`` (raw, on the new
+        basis): what the vendor shows once a split has happened."""
+        with self._lock:
+            self.splits.setdefault(symbol, []).append(split)
+            self.series[symbol] = sorted(
+                [*self.series.get(symbol, []), *bars], key=lambda bar: bar.date
+            )
+
     # serving -----------------------------------------------------------------------------
 
     def _error(
@@ -245,7 +368,8 @@ class FakeTwelveData:
             fault = self._faults.popleft() if self._faults else None
         if self.before_request is not None:
             self.before_request()
-        if path.rstrip("/") != "/time_series":
+        endpoint = path.rstrip("/")
+        if endpoint not in ("/time_series", "/splits", "/dividends", "/market_cap"):
             return self._error(404, f"Path {path} not found")
         if fault == "timeout":
             time.sleep(self.timeout_seconds)
@@ -265,12 +389,64 @@ class FakeTwelveData:
             return self._error(429, DAY_LIMIT_MESSAGE.format(used=800, limit=800))
         if self.api_key is not None and headers.get("Authorization") != f"apikey {self.api_key}":
             return self._error(401, APIKEY_MESSAGE)
-        return self._time_series(query)
+        if endpoint in self.gated_paths:
+            return self._error(403, PLAN_GATED_MESSAGE.format(path=endpoint))
+        if endpoint == "/time_series":
+            return self._time_series(query)
+        return self._fundamentals(endpoint, query)
+
+    def _fundamentals(self, endpoint: str, query: Mapping[str, str]) -> FakeResponse:
+        """``/splits``, ``/dividends`` or ``/market_cap`` of one symbol (no batches)."""
+        symbol = query.get("symbol", "")
+        if not symbol:
+            return self._error(400, "**symbol** parameter is missing or invalid.")
+        with self._lock:
+            fault = self._symbol_faults.get(symbol)
+            known = symbol in self.series
+            splits = list(self.splits.get(symbol, []))
+            dividends = list(self.dividends.get(symbol, []))
+            caps = list(self.market_caps.get(symbol, []))
+        if fault == "malformed_json":
+            return FakeResponse(status=200, body=MALFORMED_BODY)
+        if not known:
+            return self._error(400, f"**symbol** {symbol} not found: symbol may be delisted")
+        full = query.get("range") == "full"
+        payload: dict[str, Any]
+        if endpoint == "/splits":
+            splits.sort(key=lambda split: split.date)
+            payload = splits_payload(symbol, splits if full else splits[-1:])
+            if fault == "bad_values" and payload["splits"]:
+                payload["splits"][0]["from_factor"] = "n/a"
+        elif endpoint == "/dividends":
+            dividends.sort(key=lambda dividend: dividend.ex_date)
+            payload = dividends_payload(symbol, dividends if full else dividends[-1:])
+            if fault == "bad_values" and payload["dividends"]:
+                payload["dividends"][0]["amount"] = "n/a"
+        else:
+            start = _parse_date(query.get("start_date"))
+            end = _parse_date(query.get("end_date"))  # inclusive, as documented
+            selected = sorted(
+                (
+                    cap
+                    for cap in caps
+                    if (start is None or cap.date >= start) and (end is None or cap.date <= end)
+                ),
+                key=lambda cap: cap.date,
+                reverse=True,
+            )
+            size = int(query.get("outputsize") or DEFAULT_MARKET_CAP_OUTPUTSIZE)
+            page = max(1, int(query.get("page") or 1))
+            payload = market_cap_payload(symbol, selected[(page - 1) * size : page * size])
+        credits = "5" if endpoint == "/market_cap" else "20"
+        return _json_response(payload, headers={"Api-Credits-Used": credits})
 
     def _time_series(self, query: Mapping[str, str]) -> FakeResponse:
         interval = query.get("interval", "")
         if interval != "1day":
             return self._error(400, INTERVAL_MESSAGE.format(interval=interval))
+        adjust = query.get("adjust", "splits")
+        if adjust not in ADJUST_MODES:
+            return self._error(400, ADJUST_MESSAGE.format(adjust=adjust))
         symbols = [symbol for symbol in query.get("symbol", "").split(",") if symbol]
         if not symbols:
             return self._error(400, "**symbol** parameter is missing or invalid.")
@@ -280,7 +456,10 @@ class FakeTwelveData:
             faults = {symbol: self._symbol_faults.get(symbol) for symbol in symbols}
         if "malformed_json" in faults.values():
             return FakeResponse(status=200, body=MALFORMED_BODY)
-        payloads = {symbol: self._one(symbol, query, faults[symbol]) for symbol in symbols}
+        payloads = {
+            symbol: self._one(symbol, query, faults[symbol], raw=adjust == "none")
+            for symbol in symbols
+        }
         headers = {"Api-Credits-Used": str(len(symbols))}
         if len(symbols) == 1:
             payload = payloads[symbols[0]]
@@ -291,11 +470,15 @@ class FakeTwelveData:
         return _json_response(batch, headers={**headers, "Is_batch": "true"})
 
     def _one(
-        self, symbol: str, query: Mapping[str, str], fault: SymbolFault | None
+        self, symbol: str, query: Mapping[str, str], fault: SymbolFault | None, *, raw: bool
     ) -> dict[str, Any]:
         bars = self.series.get(symbol)
         if bars is None:
             return not_found_payload(symbol)
+        if not raw:
+            # The fake has no dividend adjustment: "all" and "dividends" serve split-adjusted
+            # bars too (enough for a client that asks for "none").
+            bars = split_adjusted(bars, self.splits.get(symbol, []))
         start = _parse_date(query.get("start_date"))
         end = _parse_date(query.get("end_date"))
         selected = [
@@ -316,12 +499,71 @@ class FakeTwelveData:
         return payload
 
 
+def split_adjusted(bars: Iterable[FakeBar], splits: Iterable[FakeSplit]) -> list[FakeBar]:
+    """``bars`` (raw) on the basis of the latest split: each bar before a split has its prices
+    divided, its volume multiplied, by the split's share multiplier (TwelveData's default
+    ``adjust=splits``, as of the request)."""
+    splits = list(splits)
+    adjusted = []
+    for bar in bars:
+        factor = Decimal(1)
+        for split in splits:
+            if split.date > bar.date:
+                factor *= split.share_multiplier
+        if factor == 1:
+            adjusted.append(bar)
+            continue
+        adjusted.append(
+            FakeBar(
+                date=bar.date,
+                close=bar.close / factor,
+                open=None if bar.open is None else bar.open / factor,
+                high=None if bar.high is None else bar.high / factor,
+                low=None if bar.low is None else bar.low / factor,
+                volume=None if bar.volume is None else int(bar.volume * factor),
+            )
+        )
+    return adjusted
+
+
 def _parse_date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value[:10]) if value else None
 
 
+def demo_splits() -> dict[str, list[FakeSplit]]:
+    """The bundled demo splits (market/demo/splits.csv) per symbol."""
+    import csv
+
+    splits: dict[str, list[FakeSplit]] = {}
+    with (DEMO_DIR / "splits.csv").open(newline="") as rows:
+        for row in csv.DictReader(rows):
+            splits.setdefault(row["symbol"], []).append(
+                FakeSplit(
+                    date=dt.date.fromisoformat(row["effective_date"]),
+                    from_factor=Decimal(row["from_factor"]),
+                    to_factor=Decimal(row["to_factor"]),
+                )
+            )
+    return splits
+
+
+def demo_dividends() -> dict[str, list[FakeDividend]]:
+    """The bundled demo dividends (market/demo/dividends.csv, raw amounts) per symbol."""
+    import csv
+
+    dividends: dict[str, list[FakeDividend]] = {}
+    with (DEMO_DIR / "dividends.csv").open(newline="") as rows:
+        for row in csv.DictReader(rows):
+            dividends.setdefault(row["symbol"], []).append(
+                FakeDividend(
+                    ex_date=dt.date.fromisoformat(row["ex_date"]), amount=Decimal(row["amount"])
+                )
+            )
+    return dividends
+
+
 def demo_series() -> dict[str, list[FakeBar]]:
-    """The bundled demo prices and FX rates (market/demo) as fake series.
+    """The bundled demo prices (raw closes) and FX rates (market/demo) as fake series.
 
     Yahoo-notation symbols (``^GSPC``) are left out: TwelveData does not serve them either. The
     demo FX rates are ECB reference rates (one number a day), served as the close only.

@@ -256,3 +256,199 @@ def normalise_bars(
         if start <= bar.date <= end:
             by_date[bar.date] = bar
     return tuple(by_date[date] for date in sorted(by_date))
+
+
+# ----------------------------------------------------------------------------- corporate actions
+#
+# ``/splits``, ``/dividends`` and ``/market_cap`` answer JSON *numbers* (not strings like
+# ``/time_series``) and no ``status`` on success. A number is read through its shortest text
+# (``0.22`` stays 0.22 exactly). Dates are ``YYYY-MM-DD``. A row that breaks the models'
+# invariants (a factor or an amount ≤ 0) makes the symbol's payload an error, as for bars.
+
+
+def _decimal_from_number(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def _int_from_number(value: object) -> int:
+    number = _decimal_from_number(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(number)
+
+
+def _date_from_text(value: object) -> dt.date:
+    if not isinstance(value, str):
+        raise ValueError("a date must be a string")
+    return dt.date.fromisoformat(value[:10])
+
+
+JsonDecimal = Annotated[Decimal, BeforeValidator(_decimal_from_number)]
+JsonInt = Annotated[int, BeforeValidator(_int_from_number)]
+JsonDate = Annotated[dt.date, BeforeValidator(_date_from_text)]
+# The columns' ranges (numeric(24, 10) factors, numeric(20, 8) amounts, numeric(24, 2) caps).
+MAX_FACTOR = Decimal(10) ** 14
+MAX_MARKET_CAP = Decimal(10) ** 22
+
+
+class SplitItem(BaseModel):
+    """One ``/splits`` row: a "*from*-for-*to*" split effective on ``date`` (``ratio`` =
+    to/from, rounded by the vendor to 5 decimals: not used)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    date: JsonDate
+    description: str | None = None
+    from_factor: JsonDecimal
+    to_factor: JsonDecimal
+
+    @model_validator(mode="after")
+    def _factors_are_positive(self) -> SplitItem:
+        for name in ("from_factor", "to_factor"):
+            value = getattr(self, name)
+            if not (0 < value < MAX_FACTOR):
+                raise ValueError(f"{name} must be positive (and in range), got {value}")
+        return self
+
+
+class DividendItem(BaseModel):
+    """One ``/dividends`` row. Replies of 2022 named the ex-date ``payment_date``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ex_date: JsonDate | None = None
+    payment_date: JsonDate | None = None
+    amount: JsonDecimal
+
+    @model_validator(mode="after")
+    def _dated_and_positive(self) -> DividendItem:
+        if self.ex_date is None and self.payment_date is None:
+            raise ValueError("a dividend needs an ex_date (or a payment_date)")
+        if not (0 < self.amount < MAX_PRICE):
+            raise ValueError(f"amount must be positive (and in range), got {self.amount}")
+        return self
+
+
+class MarketCapItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    date: JsonDate
+    value: JsonInt
+
+    @model_validator(mode="after")
+    def _positive(self) -> MarketCapItem:
+        if not (0 < self.value < MAX_MARKET_CAP):
+            raise ValueError(f"value must be positive (and in range), got {self.value}")
+        return self
+
+
+class SplitsPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    meta: dict[str, Any] | None = None
+    splits: list[SplitItem]
+
+
+class DividendsPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    meta: dict[str, Any] | None = None
+    dividends: list[DividendItem]
+
+
+class MarketCapPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    meta: dict[str, Any] | None = None
+    market_cap: list[MarketCapItem]
+
+
+@dataclass(frozen=True)
+class VendorSplit:
+    """A split in TwelveData's convention: ``to_factor`` old shares become ``from_factor``."""
+
+    effective_date: dt.date
+    from_factor: Decimal
+    to_factor: Decimal
+
+
+@dataclass(frozen=True)
+class VendorDividend:
+    ex_date: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class VendorMarketCap:
+    as_of: dt.date
+    value: Decimal
+
+
+def _symbol_error_or_none(symbol: str, body: object) -> SymbolError | None:
+    if body is None:
+        return SymbolError(symbol=symbol, kind="payload", message="response body is not valid JSON")
+    error = parse_error(body)
+    return None if error is None else error_result(symbol, error)
+
+
+def parse_splits(
+    symbol: str, body: object, *, today: dt.date
+) -> tuple[VendorSplit, ...] | SymbolError:
+    """The splits of a ``/splits`` body effective on or before ``today``, by date, one per date
+    (the last served wins); an error body or a malformed one is the symbol's error."""
+    failed = _symbol_error_or_none(symbol, body)
+    if failed is not None:
+        return failed
+    try:
+        payload = SplitsPayload.model_validate(body)
+    except ValidationError as exc:
+        return SymbolError(symbol=symbol, kind="payload", message=_describe(exc))
+    by_date = {
+        item.date: VendorSplit(item.date, item.from_factor, item.to_factor)
+        for item in payload.splits
+        if item.date <= today
+    }
+    return tuple(by_date[date] for date in sorted(by_date))
+
+
+def parse_dividends(
+    symbol: str, body: object, *, today: dt.date
+) -> tuple[VendorDividend, ...] | SymbolError:
+    """The dividends of a ``/dividends`` body with an ex-date on or before ``today`` (projected
+    schedules are dropped), by ex-date, one per date; ``ex_date``, else ``payment_date``."""
+    failed = _symbol_error_or_none(symbol, body)
+    if failed is not None:
+        return failed
+    try:
+        payload = DividendsPayload.model_validate(body)
+    except ValidationError as exc:
+        return SymbolError(symbol=symbol, kind="payload", message=_describe(exc))
+    by_date: dict[dt.date, VendorDividend] = {}
+    for item in payload.dividends:
+        ex_date = item.ex_date or item.payment_date
+        if ex_date is not None and ex_date <= today:
+            by_date[ex_date] = VendorDividend(ex_date, item.amount)
+    return tuple(by_date[date] for date in sorted(by_date))
+
+
+def parse_market_caps(symbol: str, body: object) -> tuple[VendorMarketCap, ...] | SymbolError:
+    """One ``/market_cap`` page's values (served newest first), ascending by date."""
+    failed = _symbol_error_or_none(symbol, body)
+    if failed is not None:
+        return failed
+    try:
+        payload = MarketCapPayload.model_validate(body)
+    except ValidationError as exc:
+        return SymbolError(symbol=symbol, kind="payload", message=_describe(exc))
+    by_date = {
+        item.date: VendorMarketCap(item.date, Decimal(item.value)) for item in payload.market_cap
+    }
+    return tuple(by_date[date] for date in sorted(by_date))

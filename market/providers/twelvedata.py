@@ -1,4 +1,5 @@
-"""TwelveData ``/time_series`` client: daily bars for one symbol or a batch, stocks and FX.
+"""TwelveData client: daily bars (``/time_series``) for one symbol or a batch, stocks and FX,
+and the corporate actions of one symbol (``/splits``, ``/dividends``, ``/market_cap``).
 
 Guarantees:
 
@@ -22,7 +23,12 @@ Guarantees:
   request); a 414 or an undecodable batch body splits the batch in two, so one bad symbol cannot
   take its neighbours down;
 - ``end_date`` is sent as the day after the last wanted day (the vendor may treat it as
-  exclusive), and bars outside the requested range or on a repeated date are dropped.
+  exclusive), and bars outside the requested range or on a repeated date are dropped;
+- bars are asked for raw, as traded (``adjust=none``): a later split never changes a bar
+  already served, so a stored history is never rewritten by the vendor's adjustment;
+- ``/splits`` and ``/dividends`` are asked for the whole history (``range=full``, 20 credits
+  per symbol each) and return only events dated on or before today (the vendor lists projected
+  ex-dates); ``/market_cap`` (5 credits per request) is paged until a short page.
 """
 
 from __future__ import annotations
@@ -59,15 +65,30 @@ from .schemas import (
     SymbolError,
     SymbolResult,
     SymbolSeries,
+    VendorDividend,
+    VendorMarketCap,
+    VendorSplit,
     error_result,
     normalise_bars,
     parse_batch,
+    parse_dividends,
     parse_error,
+    parse_market_caps,
+    parse_splits,
 )
 
 logger = logging.getLogger(__name__)
 
 DAILY_INTERVAL = "1day"
+# Raw bars, as traded: corporate actions are applied point in time by the engine.
+RAW_PRICES = "none"
+# Credits per symbol of /splits and /dividends, per request of /market_cap (TwelveData's spec).
+CORPORATE_ACTION_CREDITS = 20
+MARKET_CAP_CREDITS = 5
+# Rows asked per /market_cap page (the vendor's maximum is not documented; its default is 10).
+MARKET_CAP_PAGE_SIZE = 1000
+# A safety stop for a vendor that never answers a short page.
+MAX_MARKET_CAP_PAGES = 100
 # How many 429-per-minute answers one request may meet before the client gives up (the limiter
 # should make even one rare; several in a row mean another consumer shares the key).
 MAX_RATE_LIMIT_WAITS = 5
@@ -189,6 +210,54 @@ class TwelveDataClient:
                 )
         return results
 
+    def splits(self, symbol: str, *, today: dt.date) -> tuple[VendorSplit, ...] | SymbolError:
+        """Every split of ``symbol`` effective on or before ``today`` (``range=full``; 20
+        credits). Raises like :meth:`time_series` when the vendor cannot be reached."""
+        body = self._get_one("/splits", symbol, {"range": "full"}, CORPORATE_ACTION_CREDITS)
+        return body if isinstance(body, SymbolError) else parse_splits(symbol, body, today=today)
+
+    def dividends(self, symbol: str, *, today: dt.date) -> tuple[VendorDividend, ...] | SymbolError:
+        """Every cash dividend of ``symbol`` with an ex-date on or before ``today``
+        (``range=full``; 20 credits); amounts as the vendor serves them."""
+        body = self._get_one("/dividends", symbol, {"range": "full"}, CORPORATE_ACTION_CREDITS)
+        if isinstance(body, SymbolError):
+            return body
+        return parse_dividends(symbol, body, today=today)
+
+    def market_caps(
+        self, symbol: str, *, start: dt.date, end: dt.date
+    ) -> tuple[VendorMarketCap, ...] | SymbolError:
+        """Daily market caps of ``symbol`` from ``start`` to ``end`` inclusive, ascending
+        (``/market_cap``, 5 credits per page of ``MARKET_CAP_PAGE_SIZE`` rows; Ultra plans)."""
+        rows: dict[dt.date, VendorMarketCap] = {}
+        for page in range(1, MAX_MARKET_CAP_PAGES + 1):
+            params = {
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+                "outputsize": str(MARKET_CAP_PAGE_SIZE),
+                "page": str(page),
+            }
+            body = self._get_one("/market_cap", symbol, params, MARKET_CAP_CREDITS)
+            parsed = body if isinstance(body, SymbolError) else parse_market_caps(symbol, body)
+            if isinstance(parsed, SymbolError):
+                return parsed
+            rows.update((cap.as_of, cap) for cap in parsed if start <= cap.as_of <= end)
+            if len(parsed) < MARKET_CAP_PAGE_SIZE:
+                break
+        return tuple(rows[date] for date in sorted(rows))
+
+    def _get_one(
+        self, path: str, symbol: str, params: dict[str, str], credits: int
+    ) -> Any | SymbolError:
+        """The decoded body of one single-symbol request, or the symbol's error."""
+        answer = self._request({"symbol": symbol, **params}, credits=credits, path=path)
+        if answer.body is None:
+            return SymbolError(symbol=symbol, kind="payload", message="response body is not JSON")
+        error = parse_error(answer.body)
+        if error is not None:
+            return error_result(symbol, error)
+        return answer.body
+
     # ----------------------------------------------------------------------------- paging
 
     def _pages(self, start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, dt.date]]:
@@ -212,6 +281,7 @@ class TwelveDataClient:
             "end_date": (end + dt.timedelta(days=1)).isoformat(),
             "outputsize": str(self.max_outputsize),
             "order": "asc",
+            "adjust": RAW_PRICES,
         }
         if utc:
             params["timezone"] = "UTC"
@@ -251,7 +321,9 @@ class TwelveDataClient:
 
     # ----------------------------------------------------------------------------- HTTP
 
-    def _request(self, params: dict[str, str], *, credits: int) -> _Answer:
+    def _request(
+        self, params: dict[str, str], *, credits: int, path: str = "/time_series"
+    ) -> _Answer:
         attempt = 0
         rate_limit_waits = 0
         while True:
@@ -263,7 +335,7 @@ class TwelveDataClient:
                 )
             self.limiter.acquire(credits)
             try:
-                return self.breaker.call(self._send, params)
+                return self.breaker.call(self._send, params, path)
             except pybreaker.CircuitBreakerError as exc:
                 raise TwelveDataCircuitOpen(f"TwelveData circuit breaker open: {exc}") from exc
             except TwelveDataServerError as exc:
@@ -321,13 +393,13 @@ class TwelveDataClient:
         ceiling = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
-    def _send(self, params: dict[str, str]) -> _Answer:
+    def _send(self, params: dict[str, str], path: str = "/time_series") -> _Answer:
         """One HTTP attempt; raises what the retry loop and the breaker classify."""
         self.requests_sent += 1
         deadline = time.monotonic() + self.request_deadline
         try:
             response = self._session.get(
-                f"{self.base_url}/time_series", params=params, timeout=self.timeout, stream=True
+                f"{self.base_url}{path}", params=params, timeout=self.timeout, stream=True
             )
         except requests.Timeout as exc:
             twelvedata_request_count(status="timeout")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import AuditEvent
@@ -20,6 +21,8 @@ from core.errors import ConflictError
 from core.history import field_changes, history_baseline_ensure, history_user_set
 from market.models import Asset
 from market.universe import AssetSpec, asset_fields
+
+from .market_caps import market_cap_current, market_cap_set
 
 LIVE_SYMBOL_CONSTRAINT = "market_asset_symbol_live_uniq"
 
@@ -39,6 +42,9 @@ def asset_create(
 ) -> Asset:
     """Create a live asset and audit it (``actor`` is the user, or ``None`` for the system).
 
+    A ``market_cap`` becomes the asset's ``MarketCap`` row dated today (source analyst, in its
+    history by ``actor``); the audit event lists it with the asset's fields.
+
     Raises :class:`~core.errors.ConflictError` when a live asset already uses ``symbol`` — also
     when a concurrent request creates it first (the database's unique index decides) — and
     ``ValidationError`` for invalid fields; nothing is saved then.
@@ -50,15 +56,13 @@ def asset_create(
         "asset_class": asset_class,
         "currency": currency,
         "exchange": exchange,
-        "market_cap": market_cap,
         "is_active": is_active,
     }
     asset = Asset(**fields)
     asset.full_clean(validate_constraints=False)
     if Asset.objects.filter(symbol=symbol).exists():
         raise _symbol_taken(symbol)
-    # The check constraints (market cap ≥ 0) are in the field validation already; the live-symbol
-    # unique index is decided by the database below.
+    # The live-symbol unique index is decided by the database below.
     history_user_set(asset, actor)
     try:
         with transaction.atomic():
@@ -67,11 +71,13 @@ def asset_create(
         if LIVE_SYMBOL_CONSTRAINT in str(error):
             raise _symbol_taken(symbol) from None
         raise
+    if market_cap is not None:
+        market_cap_set(asset=asset, value=market_cap, actor=actor)
     audit_record(
         action=AuditEvent.Action.ASSET_CREATED,
         actor=actor,
         target=asset,
-        details={"fields": fields},
+        details={"fields": {**fields, "market_cap": market_cap}},
     )
     return asset
 
@@ -104,10 +110,12 @@ def assets_ensure(specs: Iterable[AssetSpec]) -> dict[str, int]:
 
 
 # Fields an analyst may change through the API. The symbol is the identity of a price series
-# and stays fixed: a different symbol is a new asset.
+# and stays fixed: a different symbol is a new asset. ``market_cap`` is not a column of the
+# asset: it is the value of today's dated MarketCap row (see ``asset_update``).
 ASSET_EDITABLE_FIELDS = frozenset(
     {"name", "sector", "asset_class", "currency", "exchange", "market_cap", "is_active"}
 )
+MARKET_CAP = "market_cap"
 
 
 @transaction.atomic
@@ -117,19 +125,35 @@ def asset_update(*, asset: Asset, changes: Mapping[str, Any], actor: Any) -> Fie
     ``asset`` holds the stored values (the diff is taken against it). Validates the whole row
     before saving (``ValidationError``); saves and records nothing when nothing changed. The
     history record (django-simple-history) names ``actor``.
+
+    ``market_cap`` (a positive ``Decimal``) is compared with the latest value known today and,
+    when it differs, written to the ``MarketCap`` row dated today (created or updated, source
+    analyst, in that row's history); the audit event lists it with the asset's own fields.
     """
     unknown = set(changes) - ASSET_EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    diff = field_changes(asset, changes)
+    own_changes = {field: value for field, value in changes.items() if field != MARKET_CAP}
+    diff = field_changes(asset, own_changes)
+    if MARKET_CAP in changes:
+        stored_cap = market_cap_current(asset_id=asset.pk)
+        if changes[MARKET_CAP] is None:
+            raise ValidationError(
+                {MARKET_CAP: "A dated market cap cannot be cleared; give a new value."}
+            )
+        if stored_cap != changes[MARKET_CAP]:
+            market_cap_set(asset=asset, value=changes[MARKET_CAP], actor=actor)
+            diff[MARKET_CAP] = (stored_cap, changes[MARKET_CAP])
+    own_fields = [field for field in diff if field != MARKET_CAP]
     if not diff:
         return {}
-    history_baseline_ensure(asset)
-    for field, (_, new) in diff.items():
-        setattr(asset, field, new)
-    asset.full_clean()
-    history_user_set(asset, actor)
-    asset.save(update_fields=[*diff, "updated_at"])
+    if own_fields:
+        history_baseline_ensure(asset)
+        for field in own_fields:
+            setattr(asset, field, diff[field][1])
+        asset.full_clean()
+        history_user_set(asset, actor)
+        asset.save(update_fields=[*own_fields, "updated_at"])
     audit_record(
         action=AuditEvent.Action.ASSET_UPDATED,
         actor=actor,

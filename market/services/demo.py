@@ -1,16 +1,21 @@
-"""Load the bundled demo data (market/demo/*.csv.gz) through the normal upsert path."""
+"""Load the bundled demo data (market/demo/: raw prices, FX rates, splits, dividends) through
+the normal upsert paths."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
+from market.models import DataSource
 from market.universe import DEFAULT_UNIVERSE
 
 from .assets import assets_ensure
+from .corporate_actions import DatedUpsertResult, DividendRow, SplitRow, dated_rows_upsert
 from .prices import UpsertResult, prices_upsert
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -21,6 +26,8 @@ DEMO_SOURCE = "demo"
 class DemoLoadResult:
     assets: int
     result: UpsertResult
+    splits: DatedUpsertResult
+    dividends: DatedUpsertResult
 
 
 def demo_price_frames() -> Iterator[tuple[str, pd.DataFrame]]:
@@ -36,12 +43,36 @@ def demo_price_frames() -> Iterator[tuple[str, pd.DataFrame]]:
         yield str(pair), frame
 
 
+def demo_corporate_actions(asset_ids: dict[str, int]) -> tuple[list[SplitRow], list[DividendRow]]:
+    """The bundled splits and dividends (raw amounts) of the assets in ``asset_ids``."""
+    splits = pd.read_csv(DEMO_DIR / "splits.csv", dtype=str)
+    dividends = pd.read_csv(DEMO_DIR / "dividends.csv", dtype=str)
+    split_rows = [
+        SplitRow(
+            asset_ids[row.symbol],
+            dt.date.fromisoformat(row.effective_date),
+            Decimal(row.from_factor),
+            Decimal(row.to_factor),
+        )
+        for row in splits.itertuples()
+        if row.symbol in asset_ids
+    ]
+    dividend_rows = [
+        DividendRow(asset_ids[row.symbol], dt.date.fromisoformat(row.ex_date), Decimal(row.amount))
+        for row in dividends.itertuples()
+        if row.symbol in asset_ids
+    ]
+    return split_rows, dividend_rows
+
+
 def demo_data_load(*, progress: Callable[[str, int], None] | None = None) -> DemoLoadResult:
-    """Create the default universe and upsert every demo price; idempotent.
+    """Create the default universe, upsert every demo price (raw closes) and store the demo
+    splits and dividends (source ``import``); idempotent.
 
     A second call inserts nothing and updates nothing (every row counts as unchanged). An
-    asset an analyst soft-deleted is neither re-created nor loaded. ``progress(symbol, rows)``
-    is called after each asset, for a progress bar.
+    asset an analyst soft-deleted is neither re-created nor loaded; a split or dividend an
+    analyst edited is kept (counted in ``kept``). ``progress(symbol, rows)`` is called after
+    each asset, for a progress bar.
     """
     asset_ids = assets_ensure(DEFAULT_UNIVERSE)
     total = UpsertResult()
@@ -52,4 +83,10 @@ def demo_data_load(*, progress: Callable[[str, int], None] | None = None) -> Dem
         total += prices_upsert(rows, source=DEMO_SOURCE)
         if progress is not None:
             progress(symbol, len(rows))
-    return DemoLoadResult(assets=len(asset_ids), result=total)
+    split_rows, dividend_rows = demo_corporate_actions(asset_ids)
+    return DemoLoadResult(
+        assets=len(asset_ids),
+        result=total,
+        splits=dated_rows_upsert(split_rows, source=DataSource.IMPORT),
+        dividends=dated_rows_upsert(dividend_rows, source=DataSource.IMPORT),
+    )

@@ -21,9 +21,11 @@ The move and the band::
     band = PRICE_SANITY_MAX_DAILY_MOVE (0.5) for equities, ETFs and the rest,
            PRICE_SANITY_MAX_DAILY_MOVE_FX (0.1) for FX pairs
 
-in exact decimal arithmetic. ``f`` is the cumulative split ratio between the two dates (2 for a
-2-for-1 split), so a split explains its own jump; until corporate actions are stored it is 1
-(:func:`split_factor_between` is the seam). The band is per step, not per calendar day: a bar
+in exact decimal arithmetic. ``f`` is the cumulative share multiplier of the stored splits
+(``market.models.Split``, from/to) effective after the reference date up to the bar's date (4
+for a 4-for-1 split), so a raw jump explained by a split on that day passes; the same jump
+without a stored split is quarantined (:func:`split_factor_between`; the batch reads every
+split of its assets in one query). The band is per step, not per calendar day: a bar
 after a gap in the vendor's series is compared with the last close before the gap.
 
 A bar that fails goes to :class:`~market.models.QuarantinedBar` (``pending``) with the check's
@@ -36,7 +38,8 @@ close with the bad one. A failing bar equal (same close) to a bar an analyst alr
 (or the system closed as fixed) is dropped, not quarantined again: the refresh run gets a
 note for its symbol and nobody a new review; the stored close stays as it is.
 
-Queries per batch: the assets' classes and symbols, the stored closes (one set-based query),
+Queries per batch: the assets' classes and symbols, their splits, the stored closes (one
+set-based query),
 the batch's pending and rejected quarantine rows; writes only when something fails.
 """
 
@@ -54,7 +57,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from market.models import Asset, AssetClass, QuarantinedBar, RefreshRun
+from market.models import Asset, AssetClass, QuarantinedBar, RefreshRun, Split
 
 __all__ = ["Screened", "bars_screen", "daily_move_band", "split_factor_between"]
 
@@ -103,16 +106,35 @@ class _Verdict:
     reference_close: Decimal | None = None
 
 
-def split_factor_between(asset_id: int, d0: dt.date, d1: dt.date) -> Decimal:
-    """The cumulative split ratio of ``asset_id`` effective after ``d0`` up to ``d1`` (2 for one
-    2-for-1 split): a close on ``d1`` times it is comparable with a close on ``d0``.
+# Per asset, its stored splits as (effective date, share multiplier from/to), by date.
+SplitMultipliers = list[tuple[dt.date, Decimal]]
 
-    The seam for corporate actions: none are stored yet, so it is 1. When they are, this
-    returns the product of the split ratios with an ex-date in ``(d0, d1]``, and a split's own
-    price jump stops being quarantined. Pure (no query) today; it must stay cheap, it is called
-    once per bar that has a previous close.
-    """
-    return Decimal(1)
+
+def split_factor_between(asset_id: int, d0: dt.date, d1: dt.date) -> Decimal:
+    """The cumulative share multiplier of ``asset_id``'s stored splits effective after ``d0``
+    up to ``d1`` inclusive (4 for one 4-for-1 split, 1 without any): a raw close on ``d1``
+    times it is comparable with a raw close on ``d0``. One query."""
+    return _factor_between(_split_multipliers([asset_id]).get(asset_id, []), d0, d1)
+
+
+def _split_multipliers(asset_ids: Iterable[int]) -> dict[int, SplitMultipliers]:
+    multipliers: dict[int, SplitMultipliers] = {}
+    rows = (
+        Split.objects.filter(asset_id__in=list(asset_ids))
+        .order_by("asset_id", "effective_date")
+        .values_list("asset_id", "effective_date", "from_factor", "to_factor")
+    )
+    for asset_id, effective_date, from_factor, to_factor in rows:
+        multipliers.setdefault(asset_id, []).append((effective_date, from_factor / to_factor))
+    return multipliers
+
+
+def _factor_between(splits: SplitMultipliers, d0: dt.date, d1: dt.date) -> Decimal:
+    factor = Decimal(1)
+    for effective_date, multiplier in splits:
+        if d0 < effective_date <= d1:
+            factor *= multiplier
+    return factor
 
 
 def daily_move_band(asset_class: str) -> Decimal:
@@ -143,12 +165,17 @@ def bars_screen(rows: pd.DataFrame, *, refresh_run: RefreshRun) -> Screened:
         )
     }
     stored = _stored_closes(rows)
+    splits = _split_multipliers(asset_ids)
     verdicts: dict[Any, _Verdict] = {}
     ordered = rows.sort_values(["asset_id", "date"], kind="stable")
     for key, bars in ordered.groupby("asset_id", sort=False):
         asset_id = _as_int(key)
         asset_class = assets.get(asset_id, (AssetClass.EQUITY, ""))[0]
-        verdicts.update(_screen_asset(asset_id, bars, stored.get(asset_id, {}), asset_class))
+        verdicts.update(
+            _screen_asset(
+                bars, stored.get(asset_id, {}), asset_class, splits=splits.get(asset_id, [])
+            )
+        )
     return _settle(rows, verdicts, refresh_run=refresh_run, symbols=assets)
 
 
@@ -209,10 +236,11 @@ def _range_verdict(bar: Any) -> _Verdict | None:
 
 
 def _screen_asset(
-    asset_id: int,
     bars: pd.DataFrame,
     stored: dict[dt.date, Decimal],
     asset_class: str,
+    *,
+    splits: SplitMultipliers,
 ) -> dict[Any, _Verdict]:
     """The failing bars of one asset (by frame index), the bars in date order.
 
@@ -248,7 +276,7 @@ def _screen_asset(
                 )
         elif verdict is None and stored_close is None and previous is not None:
             reference_date, reference = previous
-            move = close * split_factor_between(asset_id, reference_date, date) / reference - 1
+            move = close * _factor_between(splits, reference_date, date) / reference - 1
             if abs(move) > band:
                 verdict = _Verdict(
                     QuarantinedBar.Reason.JUMP,

@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import AuditEvent
-from market.models import Asset, AssetClass, Price
+from market.models import AssetClass, MarketCap, Price
 from tests.factories import AssetFactory, PriceFactory, RefreshRunFactory
 from tests.market.fx_pairs import fx_pair
 
@@ -48,12 +49,15 @@ def test_asset_list_is_paginated_with_a_max_page_size(client_as, settings):
 
 
 def test_asset_list_query_count(client_as, django_assert_max_num_queries):
-    AssetFactory.create_batch(ROWS)
+    for asset in AssetFactory.create_batch(ROWS):
+        MarketCap.objects.create(asset=asset, as_of=dt.date(2024, 1, 2), value=Decimal("1.50"))
     viewer = client_as("viewer")
-    # user + groups (role), count, page
+    # user + groups (role), count, page (the market caps are a subquery of the page's query)
     with django_assert_max_num_queries(4):
         response = viewer.get(api_url("asset-list"), {"page_size": 100})
     assert len(response.json()["results"]) >= ROWS
+    caps = [row["market_cap"] for row in response.json()["results"] if row["symbol"][:3] == "SYM"]
+    assert caps == ["1.50"] * ROWS
 
 
 def test_analyst_creates_updates_deletes_and_restores_an_asset_with_audit(client_as):
@@ -77,7 +81,19 @@ def test_analyst_creates_updates_deletes_and_restores_an_asset_with_audit(client
     assert deleted.status_code == 204
     assert_problem(gone, 404)
     assert restored.status_code == 200
-    assert Asset.objects.get(symbol="ZZCR").market_cap == Decimal("12.00")
+    assert restored.json()["market_cap"] == "12.00"
+    # The cap is a dated row: created at 10.50 today, then changed to 12.00 (same day), in its
+    # history by the analyst.
+    [cap] = MarketCap.objects.filter(asset__symbol="ZZCR")
+    assert (cap.as_of, cap.value, cap.source) == (
+        timezone.now().date(),
+        Decimal("12.00"),
+        "analyst",
+    )
+    assert [(h.value, h.history_user) for h in cap.history.order_by("history_id")] == [
+        (Decimal("10.50"), analyst.user),
+        (Decimal("12.00"), analyst.user),
+    ]
     actions = list(
         AuditEvent.objects.filter(target_type="market.asset")
         .order_by("id")
@@ -92,6 +108,33 @@ def test_analyst_creates_updates_deletes_and_restores_an_asset_with_audit(client
     update_event = AuditEvent.objects.get(action=AuditEvent.Action.ASSET_UPDATED)
     assert update_event.details == {"changes": {"market_cap": {"old": "10.50", "new": "12.00"}}}
     assert update_event.actor == analyst.user
+
+
+def test_asset_market_cap_is_the_latest_dated_value_known_today(client_as):
+    asset = AssetFactory(symbol="ZCAP")
+    today = timezone.now().date()
+    MarketCap.objects.create(asset=asset, as_of=today - dt.timedelta(days=30), value=Decimal("5"))
+    MarketCap.objects.create(asset=asset, as_of=today - dt.timedelta(days=2), value=Decimal("7.25"))
+    MarketCap.objects.create(asset=asset, as_of=today + dt.timedelta(days=1), value=Decimal("9"))
+    MarketCap.objects.create(asset=asset, as_of=today, shares_outstanding=1000)  # no value
+
+    response = client_as("viewer").get(api_url("asset-detail", symbol="ZCAP"))
+
+    assert response.json()["market_cap"] == "7.25"
+
+
+def test_patching_a_cleared_market_cap_is_refused_and_changes_nothing(client_as):
+    asset = AssetFactory(symbol="ZCLR")
+    MarketCap.objects.create(asset=asset, as_of=dt.date(2024, 1, 2), value=Decimal("5"))
+
+    response = client_as("analyst").patch(
+        api_url("asset-detail", symbol="ZCLR"), {"market_cap": None}, format="json"
+    )
+
+    assert [e["pointer"] for e in assert_problem(response, 400)["errors"]] == ["#/market_cap"]
+    assert list(MarketCap.objects.filter(asset=asset).values_list("value", flat=True)) == [
+        Decimal("5.00")
+    ]
 
 
 def test_duplicate_live_symbol_is_a_409_conflict(client_as):

@@ -37,6 +37,11 @@ def test_after_migrate_every_schedule_of_the_table_exists_exactly_once():
             True,
         ),
         "market: monthly price partitions": ("market.tasks.ensure_partitions", {}, True),
+        "market: weekly corporate actions": (
+            "market.tasks.refresh_corporate_actions",
+            {"trigger": "beat"},
+            True,
+        ),
         "accounts: flush expired tokens": ("accounts.tasks.flush_expired_tokens", {}, True),
         "operations: nightly backup": ("operations.tasks.backup_create", {}, True),
         "operations: daily backup verification": ("operations.tasks.backup_verify", {}, True),

@@ -1,9 +1,11 @@
 """``manage.py fake_twelvedata [--port 8765]``: a local, offline TwelveData for ``make run``.
 
-Serves ``/time_series`` from the bundled demo data (market/demo) with the payload builders the
-test suite uses (``market.providers.fake``). Local settings point ``TWELVEDATA_BASE_URL`` at
-``http://127.0.0.1:8765``, so ``manage.py refresh_market_data`` works without the internet.
-Loopback only; any API key is accepted unless ``--api-key`` is given.
+Serves ``/time_series`` (raw with ``adjust=none``, split-adjusted by default, as the real
+API), ``/splits``, ``/dividends`` and ``/market_cap`` (none held) from the bundled demo data
+(market/demo) with the payload builders the test suite uses (``market.providers.fake``).
+Local settings point ``TWELVEDATA_BASE_URL`` at ``http://127.0.0.1:8765``, so ``manage.py
+refresh_market_data`` works without the internet. Loopback only; any API key is accepted
+unless ``--api-key`` is given.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from django.core.management.base import CommandParser
 
 from core.management.base import OperationalCommand
-from market.providers.fake import FakeTwelveData, demo_series
+from market.providers.fake import FakeTwelveData, demo_dividends, demo_series, demo_splits
 
 
 def handler_for(fake: FakeTwelveData) -> type[BaseHTTPRequestHandler]:
@@ -38,7 +40,10 @@ def handler_for(fake: FakeTwelveData) -> type[BaseHTTPRequestHandler]:
 
 
 class Command(OperationalCommand):
-    help = "Serve a fake TwelveData /time_series API from the bundled demo data (Ctrl-C stops)."
+    help = (
+        "Serve a fake TwelveData (/time_series, /splits, /dividends, /market_cap) from the "
+        "bundled demo data (Ctrl-C stops)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8765, help="default: 8765")
@@ -47,7 +52,9 @@ class Command(OperationalCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         series = demo_series()
-        fake = FakeTwelveData(series, api_key=options["api_key"])
+        fake = FakeTwelveData(
+            series, splits=demo_splits(), dividends=demo_dividends(), api_key=options["api_key"]
+        )
         server = ThreadingHTTPServer((options["host"], options["port"]), handler_for(fake))
         self.stdout.write(
             f"fake TwelveData on http://{options['host']}:{server.server_port} "

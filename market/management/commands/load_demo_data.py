@@ -1,4 +1,5 @@
-"""``manage.py load_demo_data``: the bundled real prices and FX rates, idempotently."""
+"""``manage.py load_demo_data``: the bundled real prices (raw), FX rates, splits and dividends,
+idempotently."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from market.services.demo import demo_data_load
 
 
 class Command(OperationalCommand):
-    help = "Load the bundled demo prices and FX rates (safe to run again: nothing is duplicated)."
+    help = (
+        "Load the bundled demo prices, FX rates, splits and dividends (safe to run again: "
+        "nothing is duplicated)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with tqdm(desc="demo data", unit="rows", disable=options["verbosity"] == 0) as bar:
@@ -25,6 +29,9 @@ class Command(OperationalCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{loaded.assets} assets; prices inserted={result.inserted} "
-                f"updated={result.updated} unchanged={result.unchanged}"
+                f"updated={result.updated} unchanged={result.unchanged}; "
+                f"splits inserted={loaded.splits.inserted} unchanged={loaded.splits.unchanged}; "
+                f"dividends inserted={loaded.dividends.inserted} "
+                f"unchanged={loaded.dividends.unchanged}"
             )
         )

@@ -1,14 +1,20 @@
 """Index engine: the rules of DESIGN.md §6 as one pure function over a price matrix.
 
-``compute_index(closes, market_caps, config)`` cleans the closes, computes realized returns,
-finds the inception date and the rebalance schedule, computes trailing-window signals on the
-rebalance rows only (vectorized across assets and rebalances), turns them into capped target
-weights, and lets the weights drift between rebalances to produce the index levels.
+``compute_index(closes, market_caps, config, *, splits, dividends, shares_outstanding,
+membership)`` cleans the raw closes, puts them on a continuous share basis across splits,
+computes realized price and total returns, finds the inception date and the rebalance
+schedule, computes trailing-window signals on the rebalance rows only (vectorized across
+assets and rebalances), turns them into capped target weights, and lets the weights drift
+between rebalances to produce the price-return and total-return index levels. The dated
+inputs are aligned to the rows by ``strategy/point_in_time.py``.
 
 Guarantees:
 
 - point in time: everything decided at row ``t`` (cleaning, eligibility, signals, weights) uses
-  rows ``<= t`` only; levels at ``t`` use returns ``<= t`` and weights decided before ``t``;
+  rows ``<= t`` and inputs dated on or before ``t`` only (closes, caps, shares, splits,
+  dividends, membership); levels at ``t`` use returns ``<= t`` and weights decided before ``t``;
+- without splits, dividends, dated caps or membership the levels are those of the legacy
+  engine, bit for bit, and ``total_levels`` equals ``levels``;
 - target weights at every executed rebalance are ``>= 0``, sum to 1 and respect ``max_weight``
   unless the rebalance is listed in ``diagnostics["cap_infeasible_dates"]``;
 - no Django, no I/O: numpy and pandas only. ``docs/methodology.md`` documents every formula.
@@ -27,6 +33,16 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .knobs import ENGINE_KNOBS, RebalanceFrequency, check_knobs
+from .point_in_time import (
+    corporate_actions,
+    market_cap_matrix,
+    membership_mask,
+    period_returns,
+    to_continuous_basis,
+    total_return_dividends,
+    validated_dates,
+)
+from .point_in_time import return_indices as return_indices
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -45,11 +61,13 @@ SIGNAL_CHUNK_ROWS = 8
 EXCLUSION_NO_PRICE = "no_price"
 EXCLUSION_BELOW_MIN_PRICE = "below_min_price"
 EXCLUSION_INSUFFICIENT_COVERAGE = "insufficient_coverage"
+EXCLUSION_NOT_MEMBER = "not_member"
 _EXCLUSION_REASONS: tuple[str, ...] = (
     "",  # code 0: eligible
     EXCLUSION_NO_PRICE,
     EXCLUSION_BELOW_MIN_PRICE,
     EXCLUSION_INSUFFICIENT_COVERAGE,
+    EXCLUSION_NOT_MEMBER,
 )
 
 
@@ -101,14 +119,17 @@ class EngineConfig:
 class IndexResult:
     """Output of :func:`compute_index`.
 
-    - ``levels``: index level per date from inception to the last input date (float64, index
-      of the same type as the input index);
+    - ``levels``: price-return index level per date from inception to the last input date
+      (float64, index of the same type as the input index);
+    - ``total_levels``: total-return level (dividends reinvested) on the same dates, from the
+      same target weights; equal to ``levels`` when no dividend applies;
     - ``weights``: target weights per executed rebalance (rows) and input asset (columns);
     - ``turnover``: ``sum |w_target - w_drifted|`` per executed rebalance (1.0 at inception);
     - ``diagnostics``: JSON-serialisable summary (see ``docs/methodology.md``).
     """
 
     levels: pd.Series
+    total_levels: pd.Series
     weights: pd.DataFrame
     turnover: pd.Series
     diagnostics: dict[str, Any]
@@ -131,15 +152,20 @@ class _TargetWeights:
 
 
 def clean_closes(
-    raw_closes: FloatArray, min_price: float, max_forward_fill_days: int
+    raw_closes: FloatArray,
+    min_price: float,
+    max_forward_fill_days: int,
+    basis: FloatArray | None = None,
 ) -> FloatArray:
-    """Step 1. Closes below ``min_price`` (and non-finite or non-positive ones) become missing,
-    then each asset is forward-filled with its last valid close for at most
-    ``max_forward_fill_days`` consecutive missing rows. Causal: row ``t`` uses rows ``<= t``.
+    """Step 1. Raw closes below ``min_price`` (and non-finite or non-positive ones) become
+    missing; the others are put on the continuous basis ``raw · basis`` (``basis`` from
+    :func:`strategy.point_in_time.corporate_actions`; none = the raw closes), then each asset is
+    forward-filled with its last valid close for at most ``max_forward_fill_days`` consecutive
+    missing rows. Causal: row ``t`` uses rows ``<= t``.
     """
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(raw_closes) & (raw_closes > 0.0) & (raw_closes >= min_price)
-    cleaned = np.where(usable, raw_closes, np.nan)
+    cleaned = np.where(usable, to_continuous_basis(raw_closes, basis), np.nan)
     if max_forward_fill_days > 0 and cleaned.size:
         filled = pd.DataFrame(cleaned).ffill(limit=max_forward_fill_days)
         cleaned = filled.to_numpy(dtype=np.float64)
@@ -156,6 +182,19 @@ def realized_returns(
     if cleaned_closes.shape[0] > 1:
         with np.errstate(invalid="ignore"):
             returns[1:] = cleaned_closes[1:] / cleaned_closes[:-1] - 1.0
+    return np.clip(returns, min_daily_return, max_daily_return)
+
+
+def realized_total_returns(
+    cleaned_closes: FloatArray,
+    continuous_dividends: FloatArray,
+    min_daily_return: float,
+    max_daily_return: float,
+) -> FloatArray:
+    """Step 2, total return: ``(a[t] + D[t]·C[t]) / a[t-1] − 1`` on cleaned continuous closes
+    (``= (close[t] + D[t])·m[t] / close[t-1] − 1``), clipped to the same bounds as the price
+    return; missing where either close is missing (a dividend on such a row is lost)."""
+    returns = period_returns(cleaned_closes, continuous_dividends)
     return np.clip(returns, min_daily_return, max_daily_return)
 
 
@@ -381,10 +420,12 @@ def market_cap_component(
     market_caps: FloatArray, eligible: BoolArray
 ) -> tuple[FloatArray, BoolArray]:
     """Weights ∝ market cap over eligible assets with a known cap (finite, > 0); eligible
-    assets with an unknown cap get 0; equal weight over eligible if no cap is known."""
+    assets with an unknown cap get 0; equal weight over eligible if no cap is known.
+    ``market_caps`` is one cap per asset (the same at every row) or one per row and asset."""
+    caps = np.broadcast_to(market_caps, eligible.shape)
     with np.errstate(invalid="ignore"):
-        known = np.isfinite(market_caps) & (market_caps > 0.0)
-    scores = np.where(eligible & known[None, :], market_caps[None, :], 0.0)
+        known = np.isfinite(caps) & (caps > 0.0)
+    scores = np.where(eligible & known, caps, 0.0)
     return _normalize_rows_or_equal(scores, eligible)
 
 
@@ -523,15 +564,7 @@ def drift_levels(
 def _validated_dates(closes: pd.DataFrame) -> pd.DatetimeIndex:
     if closes.shape[0] == 0 or closes.shape[1] == 0:
         raise InsufficientDataError("closes is empty: no dates or no assets")
-    if not closes.columns.is_unique:
-        raise ValueError("closes has duplicate asset columns")
-    if not closes.index.is_unique or not closes.index.is_monotonic_increasing:
-        raise ValueError("closes index must be strictly increasing trading dates")
-    try:
-        dates = pd.DatetimeIndex(closes.index)
-    except (TypeError, ValueError) as error:
-        raise ValueError("closes index must hold dates") from error
-    return dates
+    return validated_dates(closes)
 
 
 def _market_cap_vector(
@@ -550,10 +583,21 @@ def _market_cap_vector(
     return values
 
 
+def _known_caps(market_caps: FloatArray) -> BoolArray:
+    with np.errstate(invalid="ignore"):
+        known: BoolArray = np.isfinite(market_caps) & (market_caps > 0.0)
+    return known
+
+
 def _exclusion_codes(
-    raw_closes: FloatArray, cleaned_closes: FloatArray, eligible: BoolArray, min_price: float
+    raw_closes: FloatArray,
+    cleaned_closes: FloatArray,
+    eligible: BoolArray,
+    min_price: float,
+    members: BoolArray | None = None,
 ) -> npt.NDArray[np.int8]:
-    """Per (rebalance, asset): 0 eligible, 1 no price, 2 below min price, 3 coverage."""
+    """Per (rebalance, asset): 0 eligible, 1 no price, 2 below min price, 3 coverage, 4 not a
+    member (membership is checked first)."""
     with np.errstate(invalid="ignore"):
         below_min = np.isfinite(raw_closes) & ((raw_closes < min_price) | (raw_closes <= 0.0))
     codes = np.where(
@@ -565,6 +609,8 @@ def _exclusion_codes(
             3,
         ),
     )
+    if members is not None:
+        codes = np.where(members, codes, 4)
     return codes.astype(np.int8)
 
 
@@ -574,15 +620,28 @@ def _iso(date: pd.Timestamp) -> str:
 
 def compute_index(
     closes: pd.DataFrame,
-    market_caps: Mapping[str, float | None] | pd.Series,
+    market_caps: Mapping[str, float | None] | pd.Series | pd.DataFrame,
     config: EngineConfig,
+    *,
+    splits: pd.DataFrame | None = None,
+    dividends: pd.DataFrame | None = None,
+    shares_outstanding: pd.DataFrame | None = None,
+    membership: pd.DataFrame | None = None,
 ) -> IndexResult:
-    """Compute the index of DESIGN.md §6.
+    """Compute the index of DESIGN.md §6 from point-in-time inputs.
 
-    Preconditions: ``closes`` is dates x assets with a strictly increasing index of trading
-    dates (``DatetimeIndex`` or ``datetime.date`` values), unique columns, NaN where there is
-    no quote. ``market_caps`` maps column labels to caps (None/NaN/<= 0 = unknown; missing
-    keys are unknown; extra keys are ignored).
+    Preconditions: ``closes`` is dates x assets of **raw** closes (as traded, not split
+    adjusted) with a strictly increasing index of trading dates (``DatetimeIndex`` or
+    ``datetime.date`` values), unique columns, NaN where there is no quote. ``market_caps`` is
+    either a mapping column -> cap, the same at every date (None/NaN/<= 0 = unknown; missing
+    keys are unknown; extra keys are ignored), or a DataFrame of dated caps (rows = as-of
+    dates, any calendar dates; NaN = no row that day): at ``t`` the latest row dated on or
+    before ``t`` counts, never a later one. ``shares_outstanding`` is dated like the caps; when
+    an asset's latest dated row at ``t`` is a shares row (on the same date a cap value wins),
+    its cap is shares x the raw close at ``t``. ``splits`` (rows = effective dates, values =
+    share multiplier from/to) and ``dividends`` (rows = ex-dates, values = raw cash per share)
+    apply on their date, or on the next row when it is not a trading date. ``membership`` is a
+    bool frame on the closes' dates (True = member); an absent column is a member every day.
 
     Raises ``InsufficientDataError`` when no date has ``config.min_assets`` eligible assets and
     ``ValueError`` on malformed input.
@@ -591,13 +650,19 @@ def compute_index(
     raw_closes = closes.to_numpy(dtype=np.float64, copy=True)
     columns = list(closes.columns)
     symbols = [str(column) for column in columns]
+    actions = corporate_actions(splits, dividends, dates, columns)
+    members = membership_mask(membership, dates, columns)
 
-    cleaned = clean_closes(raw_closes, config.min_price, config.max_forward_fill_days)
+    cleaned = clean_closes(
+        raw_closes, config.min_price, config.max_forward_fill_days, basis=actions.basis
+    )
     returns = realized_returns(cleaned, config.min_daily_return, config.max_daily_return)
     running_valid_counts = running_sums(~np.isnan(returns))
     all_rows = np.arange(len(dates), dtype=np.int64)
     coverage = window_sums(running_valid_counts, all_rows, config.volatility_lookback)
     eligible = ~np.isnan(cleaned) & (coverage >= config.required_return_count)
+    if members is not None:
+        eligible &= members
     eligible_counts = eligible.sum(axis=1)
 
     enough = np.flatnonzero(eligible_counts >= config.min_assets)
@@ -606,6 +671,7 @@ def compute_index(
             f"no date has at least {config.min_assets} eligible assets "
             f"(need a close and {config.required_return_count} returns in the last "
             f"{config.volatility_lookback} rows)"
+            + ("" if members is None else " among the members")
         )
     inception = int(enough[0])
     period_starts = period_start_rows(dates, config.rebalance_frequency)
@@ -625,8 +691,25 @@ def compute_index(
         running_valid_counts=running_valid_counts,
     )
     rebalance_eligible = eligible[rebalance_rows]
-    market_cap_values = _market_cap_vector(market_caps, columns)
-    targets = target_weights(momentum, volatility, market_cap_values, rebalance_eligible, config)
+    # Market caps: one vector (legacy constant caps) or one cap per row and asset (dated).
+    rebalance_caps: FloatArray
+    last_caps: FloatArray
+    if isinstance(market_caps, pd.DataFrame) or shares_outstanding is not None:
+        cap_source: pd.DataFrame | FloatArray = (
+            market_caps
+            if isinstance(market_caps, pd.DataFrame)
+            else _market_cap_vector(market_caps, columns)
+        )
+        cap_rows = np.append(rebalance_rows, len(dates) - 1)
+        cap_matrix = market_cap_matrix(
+            cap_source, shares_outstanding, dates, columns, cleaned, actions.basis, cap_rows
+        )
+        rebalance_caps = cap_matrix[:-1]
+        last_caps = cap_matrix[-1]
+    else:
+        last_caps = _market_cap_vector(market_caps, columns)
+        rebalance_caps = last_caps
+    targets = target_weights(momentum, volatility, rebalance_caps, rebalance_eligible, config)
     level_values, turnover_values = drift_levels(
         returns,
         rebalance_rows,
@@ -634,9 +717,25 @@ def compute_index(
         config.base_value,
         config.transaction_cost_bps,
     )
+    continuous_dividends = total_return_dividends(actions)
+    if continuous_dividends is None:
+        total_level_values = level_values.copy()
+    else:
+        total_returns = realized_total_returns(
+            cleaned, continuous_dividends, config.min_daily_return, config.max_daily_return
+        )
+        total_level_values, _ = drift_levels(
+            total_returns,
+            rebalance_rows,
+            targets.weights,
+            config.base_value,
+            config.transaction_cost_bps,
+        )
 
     rebalance_index = closes.index[rebalance_rows]
-    levels = pd.Series(level_values, index=closes.index[inception:], name="level", dtype=float)
+    level_index = closes.index[inception:]
+    levels = pd.Series(level_values, index=level_index, name="level", dtype=float)
+    total_levels = pd.Series(total_level_values, index=level_index, name="total_level", dtype=float)
     weights = pd.DataFrame(targets.weights, index=rebalance_index, columns=closes.columns)
     turnover = pd.Series(turnover_values, index=rebalance_index, name="turnover", dtype=float)
 
@@ -651,13 +750,38 @@ def compute_index(
             cleaned[rebalance_rows],
             rebalance_eligible,
             config.min_price,
+            None if members is None else members[rebalance_rows],
         ),
         targets=targets,
         turnover=turnover_values,
-        market_caps=market_cap_values,
+        rebalance_eligible=rebalance_eligible,
+        rebalance_known_caps=np.broadcast_to(_known_caps(rebalance_caps), rebalance_eligible.shape),
+        last_known_caps=_known_caps(last_caps),
+        actions={"splits": actions.split_count, "dividends": actions.dividend_count},
         config=config,
     )
-    return IndexResult(levels=levels, weights=weights, turnover=turnover, diagnostics=diagnostics)
+    return IndexResult(
+        levels=levels,
+        total_levels=total_levels,
+        weights=weights,
+        turnover=turnover,
+        diagnostics=diagnostics,
+    )
+
+
+def _change_log(
+    rebalance_dates: list[str], codes_per_rebalance: npt.NDArray[Any]
+) -> list[tuple[str, npt.NDArray[Any]]]:
+    """``(date, codes)`` at the first rebalance and at every rebalance whose codes differ from
+    the previous one's."""
+    entries: list[tuple[str, npt.NDArray[Any]]] = []
+    previous: npt.NDArray[Any] | None = None
+    for position, codes in enumerate(codes_per_rebalance):
+        if previous is not None and np.array_equal(codes, previous):
+            continue
+        entries.append((rebalance_dates[position], codes))
+        previous = codes
+    return entries
 
 
 def _diagnostics(
@@ -670,43 +794,49 @@ def _diagnostics(
     exclusion_codes: npt.NDArray[np.int8],
     targets: _TargetWeights,
     turnover: FloatArray,
-    market_caps: FloatArray,
+    rebalance_eligible: BoolArray,
+    rebalance_known_caps: BoolArray,
+    last_known_caps: BoolArray,
+    actions: dict[str, int],
     config: EngineConfig,
 ) -> dict[str, Any]:
-    """Compact, JSON-serialisable run summary. Exclusions are a change log: an entry is written
-    at inception and at every rebalance whose exclusion map differs from the previous one."""
+    """Compact, JSON-serialisable run summary. Exclusions and market-cap fallbacks are change
+    logs: an entry is written at inception and at every rebalance whose map differs from the
+    previous one."""
     rebalance_dates = [_iso(dates[row]) for row in rebalance_rows]
-    exclusions: list[dict[str, Any]] = []
-    previous_codes: npt.NDArray[np.int8] | None = None
-    for position, codes in enumerate(exclusion_codes):
-        if previous_codes is not None and np.array_equal(codes, previous_codes):
-            continue
-        excluded = np.flatnonzero(codes)
-        exclusions.append(
-            {
-                "date": rebalance_dates[position],
-                "excluded": {
-                    symbols[asset]: _EXCLUSION_REASONS[int(codes[asset])] for asset in excluded
-                },
-            }
-        )
-        previous_codes = codes
-    rebalance_eligible = eligible_counts[rebalance_rows]
+    exclusions = [
+        {
+            "date": date,
+            "excluded": {
+                symbols[asset]: _EXCLUSION_REASONS[int(codes[asset])]
+                for asset in np.flatnonzero(codes)
+            },
+        }
+        for date, codes in _change_log(rebalance_dates, exclusion_codes)
+    ]
+    missing_caps = rebalance_eligible & ~rebalance_known_caps
+    market_cap_fallbacks = [
+        {"date": date, "missing": [symbols[asset] for asset in np.flatnonzero(missing)]}
+        for date, missing in _change_log(rebalance_dates, missing_caps)
+    ]
+    rebalance_eligible_counts = eligible_counts[rebalance_rows]
     held_counts = (targets.weights > 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        known_caps = int((np.isfinite(market_caps) & (market_caps > 0.0)).sum())
+    cap_counts = (rebalance_eligible & rebalance_known_caps).sum(axis=1)
     return {
         "inception_date": rebalance_dates[0],
         "last_date": _iso(dates[-1]),
         "rebalance_frequency": config.rebalance_frequency,
         "rebalance_count": len(rebalance_rows),
         "asset_count": len(symbols),
-        "market_caps_known": known_caps,
+        "market_caps_known": int(last_known_caps.sum()),
+        "market_cap_counts": [int(count) for count in cap_counts],
+        "market_cap_fallbacks": market_cap_fallbacks,
+        "corporate_actions": dict(actions),
         "required_return_count": config.required_return_count,
-        "eligible_counts": [int(count) for count in rebalance_eligible],
+        "eligible_counts": [int(count) for count in rebalance_eligible_counts],
         "held_counts": [int(count) for count in held_counts],
-        "eligible_count_min": int(rebalance_eligible.min()),
-        "eligible_count_max": int(rebalance_eligible.max()),
+        "eligible_count_min": int(rebalance_eligible_counts.min()),
+        "eligible_count_max": int(rebalance_eligible_counts.max()),
         "exclusions_encoding": "change_log",
         "exclusions": exclusions,
         "skipped_rebalance_dates": [_iso(dates[row]) for row in skipped_rows],

@@ -78,6 +78,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_CURRENCY = "unknown-currency"
     SIMULATION_OUT_OF_RANGE = "simulation-out-of-range"
     CREDIT_BUDGET_EXCEEDED = "credit-budget-exceeded"  # a refresh over the vendor credit budget
+    # 409: kind=total on a published run computed before total-return levels existed
+    TOTAL_RETURN_UNAVAILABLE = "total-return-unavailable"
     # Too many requests (429)
     THROTTLED = "throttled"  # a per-role or per-scope throttle
     RATE_LIMITED = "rate-limited"  # the brute-force limits of sign-in and registration

@@ -29,7 +29,7 @@ CACHE_ALIAS = "default"
 PUBLISHED_READ_TTL_SECONDS = 24 * 60 * 60
 # Bump when a cached representation changes shape (a serializer change), so a deploy never
 # serves entries written by the previous code.
-REPRESENTATION_VERSION = 1
+REPRESENTATION_VERSION = 2
 KEY_NAMESPACE = "portfolio:published"
 
 T = TypeVar("T")

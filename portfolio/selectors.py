@@ -21,6 +21,8 @@ from django.db.models import F, FilteredRelation, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce, RowNumber
 
 from market.models import Asset, Price, RefreshRun
+from market.selectors import closes_matrix, dividends_matrix, splits_matrix
+from strategy.engine import return_indices
 
 from .models import Allocation, Index, IndexMembership, IndexRun, IndexValue
 
@@ -81,6 +83,12 @@ class PublishedPointer:
     published_at: datetime.datetime | None
     inception_date: datetime.date | None
     data_through: datetime.date | None
+    last_total_level: float | None = None
+
+    @property
+    def has_total_levels(self) -> bool:
+        """False for a run computed before total-return levels existed (or none published)."""
+        return self.run_id is not None and self.last_total_level is not None
 
     @property
     def last_modified(self) -> datetime.datetime:
@@ -109,6 +117,7 @@ def published_pointer_get(*, slug: str) -> PublishedPointer:
             "published__published_at",
             "published__inception_date",
             "published__data_through",
+            "published__last_total_level",
         )
         .first()
     )
@@ -117,7 +126,14 @@ def published_pointer_get(*, slug: str) -> PublishedPointer:
     return PublishedPointer(*row)
 
 
-_RUN_SUMMARY_FIELDS = ("id", "index_id", "data_through", "last_level", "published_at")
+_RUN_SUMMARY_FIELDS = (
+    "id",
+    "index_id",
+    "data_through",
+    "last_level",
+    "last_total_level",
+    "published_at",
+)
 
 
 def _indexes_with_runs(runs: QuerySet[IndexRun]) -> QuerySet[Index]:
@@ -195,6 +211,40 @@ def index_values_with_benchmark(
         .annotate(benchmark_close=Subquery(close_on_date))
         .filter(benchmark_close__isnull=False)
     )
+
+
+@dataclass(frozen=True)
+class BenchmarkSeries:
+    """A benchmark's point-in-time price-return and total-return series on its trading dates
+    (its raw closes adjusted by its own splits, and dividends for the total return)."""
+
+    price: pd.Series
+    total: pd.Series
+
+    def of_kind(self, kind: str) -> pd.Series:
+        """``price`` or ``total`` (the API's ``kind``)."""
+        return self.total if kind == LEVEL_KIND_TOTAL else self.price
+
+
+LEVEL_KIND_PRICE = "price"
+LEVEL_KIND_TOTAL = "total"
+LEVEL_KINDS = (LEVEL_KIND_PRICE, LEVEL_KIND_TOTAL)
+
+
+def benchmark_return_series(
+    *, benchmark_id: int, end: datetime.date | None = None
+) -> BenchmarkSeries:
+    """``strategy.engine.return_indices`` of the benchmark's stored closes through ``end``,
+    with its splits and dividends: what a run's metrics and the benchmark endpoint compare
+    with (closes are raw, so a split read as a close would look like a crash). Each series
+    starts at the first close. Three queries."""
+    closes = closes_matrix(asset_ids=[benchmark_id], end=end)
+    price, total = return_indices(
+        closes,
+        splits=splits_matrix(asset_ids=[benchmark_id], end=end),
+        dividends=dividends_matrix(asset_ids=[benchmark_id], end=end),
+    )
+    return BenchmarkSeries(price=price[benchmark_id].dropna(), total=total[benchmark_id].dropna())
 
 
 def index_run_list(*, index_id: int) -> QuerySet[IndexRun]:

@@ -16,11 +16,11 @@ from .serializers import (
     AllocationOutputSerializer,
     AllocationQuerySerializer,
     BenchmarkPointOutputSerializer,
-    DateWindowQuerySerializer,
     IndexDetailOutputSerializer,
     IndexMetricsOutputSerializer,
     IndexValueOutputSerializer,
     MetricsQuerySerializer,
+    SeriesQuerySerializer,
     SimulationInputSerializer,
     SimulationOutputSerializer,
 )
@@ -72,10 +72,22 @@ PUBLISHED_READ_NOTE = (
     "\n\nServed from the published run only, cached per run. Send `If-None-Match` with the "
     "`ETag` (or `If-Modified-Since`) to get 304 while nothing changed."
 )
+KIND_NOTE = (
+    "\n\n`kind`: `price` (default) — price-return levels: stored closes are raw (as traded) "
+    "and each split is applied on its effective date, dividends are not reinvested; `total` — "
+    "total-return levels: the same weights, with each dividend reinvested on its ex-date "
+    "(`docs/methodology.md`). A run computed before total-return levels existed answers "
+    "`kind=total` with 409 `total-return-unavailable` (never nulls): ask for `price`, or "
+    "recompute the index."
+)
+TOTAL_UNAVAILABLE = problem_responses(
+    409, s409="`kind=total` on a published run that has no total-return levels."
+)
 EXAMPLE_RUN_SUMMARY = {
     "id": 42,
     "data_through": "2024-09-12",
     "last_level": "254.118733",
+    "last_total_level": "301.552907",
     "published_at": "2024-09-12T22:41:07Z",
 }
 EXAMPLE_INDEX = {
@@ -125,6 +137,7 @@ EXAMPLE_RUN = {
     "data_through": "2024-09-12",
     "inception_date": "2015-04-01",
     "last_level": "254.118733",
+    "last_total_level": "301.552907",
     "rebalance_count": 493,
     "error": "",
     "request_id": "3f2b7c1e9a4d4e0f8b6a5c4d3e2f1a0b",
@@ -150,15 +163,17 @@ def _published_read_get(
     query: type[Serializer] | None,
     response: Any,
     example: OpenApiExample,
+    kind: bool = False,
 ) -> Any:
     """A GET served by :func:`portfolio.api.conditional.published_read_response`: the slug, the
-    ``query`` parameters (if any) and the conditional headers in, a 200 or a 304 out."""
+    ``query`` parameters (if any) and the conditional headers in, a 200 or a 304 out; with
+    ``kind``, the level series parameter documented and its 409."""
     return extend_schema(
         tags=["indexes"],
         summary=summary,
-        description=description + PUBLISHED_READ_NOTE,
+        description=description + (KIND_NOTE if kind else "") + PUBLISHED_READ_NOTE,
         parameters=[SLUG_PARAMETER, *([query] if query else []), *CONDITIONAL_PARAMETERS],
-        responses={200: response, 304: NOT_MODIFIED},
+        responses={200: response, 304: NOT_MODIFIED, **(TOTAL_UNAVAILABLE if kind else {})},
         examples=[example],
     )
 
@@ -187,9 +202,10 @@ INDEX_DETAIL_GET = _published_read_get(
 INDEX_VALUES_GET = _published_read_get(
     summary="Index levels of the published run, oldest first (cursor-paginated)",
     description="Levels are decimal strings with 6 places. Empty until a run is published.",
-    query=DateWindowQuerySerializer,
+    query=SeriesQuerySerializer,
     response=IndexValueOutputSerializer(many=True),
     example=_example_200("level", {"date": "2024-09-12", "level": "254.118733"}),
+    kind=True,
 )
 INDEX_ALLOCATIONS_GET = _published_read_get(
     summary="Target weights of the latest rebalance on or before a date",
@@ -218,24 +234,28 @@ INDEX_BENCHMARK_GET = _published_read_get(
     description=(
         "One row per date on which both the published run has a level and the benchmark "
         "has a close (aligned **by date**, an inner join; never by position). "
-        "`benchmark_level` = benchmark close × the index's base value ÷ the benchmark's "
-        "close on the first such date in the window, so without `start` both series "
-        "start at the base value on the index's inception. 404 when the index has no "
-        "benchmark."
+        "`index_level` is the run's level of `kind`; `benchmark_level` = the benchmark's "
+        "return series of the same `kind` (its raw closes with its own splits applied point "
+        "in time, and for `total` its dividends reinvested) × the index's base value ÷ that "
+        "series on the first such date in the window, so without `start` both series start "
+        "at the base value on the index's inception. 404 when the index has no benchmark."
     ),
-    query=DateWindowQuerySerializer,
+    query=SeriesQuerySerializer,
     response=BenchmarkPointOutputSerializer(many=True),
     example=_example_200(
         "point",
         {"date": "2024-09-12", "index_level": "254.118733", "benchmark_level": "281.402271"},
     ),
+    kind=True,
 )
 INDEX_METRICS_GET = _published_read_get(
     summary="Risk and performance metrics of the published run over a range",
     description=(
         "`range`: 1m, 3m, ytd, 1y (default), 3y, 5y or max, ending on the run's last "
-        "date. Computed when the run was computed (`docs/methodology.md`); ratios are "
-        "JSON numbers, `null` where undefined. 404 until a run is published."
+        "date. `kind`: the metrics of the price-return (default) or the total-return levels, "
+        "each against the benchmark's series of the same kind. Computed when the run was "
+        "computed (`docs/methodology.md`); ratios are JSON numbers, `null` where undefined. "
+        "404 until a run is published."
     ),
     query=MetricsQuerySerializer,
     response=IndexMetricsOutputSerializer,
@@ -246,9 +266,11 @@ INDEX_METRICS_GET = _published_read_get(
             "run_id": 42,
             "data_through": "2024-09-12",
             "range": "1y",
+            "kind": "price",
             "metrics": EXAMPLE_METRICS,
         },
     ),
+    kind=True,
 )
 INDEX_SIMULATION_POST = extend_schema(
     tags=["simulations"],

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from core.fields import BoundedDateField, StrictChoiceField, StrictRegexField
 from portfolio.models import Index, IndexRun
+from portfolio.selectors import LEVEL_KIND_PRICE, LEVEL_KIND_TOTAL, LEVEL_KINDS
 from portfolio.simulation.fx import is_convertible
 from strategy.metrics import METRIC_RANGES
 
@@ -75,6 +76,26 @@ class DateWindowQuerySerializer(StrictQuerySerializer):
         return attrs
 
 
+def kind_field() -> StrictChoiceField:
+    return StrictChoiceField(
+        choices=list(LEVEL_KINDS),
+        required=False,
+        default=LEVEL_KIND_PRICE,
+        help_text=(
+            "`price` (default): price-return levels (splits adjusted point in time, dividends "
+            "not reinvested); `total`: total-return levels (dividends reinvested on their "
+            "ex-dates). 409 `total-return-unavailable` for `total` when the published run was "
+            "computed before total-return levels existed."
+        ),
+    )
+
+
+class SeriesQuerySerializer(DateWindowQuerySerializer):
+    """A date window of one of the two level series (``kind``)."""
+
+    kind = kind_field()
+
+
 class AllocationQuerySerializer(StrictQuerySerializer):
     date = BoundedDateField(
         required=False,
@@ -86,6 +107,7 @@ class MetricsQuerySerializer(StrictQuerySerializer):
     range = StrictChoiceField(
         choices=list(METRIC_RANGES), required=False, default="1y", help_text="Window."
     )
+    kind = kind_field()
 
 
 # INDEXES
@@ -94,7 +116,11 @@ class MetricsQuerySerializer(StrictQuerySerializer):
 class PublishedRunSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     data_through = serializers.DateField(allow_null=True, help_text="Last date with a level.")
-    last_level = level(allow_null=True, help_text="Level on `data_through`.")
+    last_level = level(allow_null=True, help_text="Price-return level on `data_through`.")
+    last_total_level = level(
+        allow_null=True,
+        help_text="Total-return level on `data_through`; null for a run computed before them.",
+    )
     published_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -202,7 +228,14 @@ class IndexDetailOutputSerializer(IndexListOutputSerializer):
 
 class IndexValueOutputSerializer(serializers.Serializer):
     date = serializers.DateField()
-    level = level()
+    level = level(help_text="Price-return level (`kind=price`).")
+
+
+class IndexTotalValueOutputSerializer(serializers.Serializer):
+    """The same shape as :class:`IndexValueOutputSerializer`, from the total-return levels."""
+
+    date = serializers.DateField()
+    level = level(source="total_level", help_text="Total-return level (`kind=total`).")
 
 
 class AllocationOutputSerializer(serializers.Serializer):
@@ -223,24 +256,41 @@ class IndexMetricsOutputSerializer(serializers.Serializer):
     run_id = serializers.IntegerField(help_text="The published run the metrics belong to.")
     data_through = serializers.DateField(allow_null=True)
     range = serializers.ChoiceField(choices=list(METRIC_RANGES))
+    kind = serializers.ChoiceField(
+        choices=list(LEVEL_KINDS), help_text="The level series the metrics measure."
+    )
     metrics = IndexMetricsSerializer()
 
 
 class BenchmarkPointOutputSerializer(serializers.Serializer):
-    """One date on which both the index and its benchmark have a value."""
+    """One date on which both the index and its benchmark have a value.
+
+    Context: ``kind``, ``base_value``, ``benchmark_levels`` (date → the benchmark's return
+    series of that kind) and ``base_level`` (that series on the window's first common date).
+    """
 
     date = serializers.DateField()
-    index_level = level(source="level", help_text="The index level on this date.")
-    benchmark_level = serializers.SerializerMethodField(
-        help_text="Benchmark close × base value ÷ its close on the window's first common date."
+    index_level = serializers.SerializerMethodField(
+        help_text="The index level of `kind` on this date."
     )
+    benchmark_level = serializers.SerializerMethodField(
+        help_text=(
+            "The benchmark's return series of `kind` × base value ÷ that series on the "
+            "window's first common date."
+        )
+    )
+
+    @extend_schema_field(level())
+    def get_index_level(self, value: Any) -> str:
+        shown = value.total_level if self.context["kind"] == LEVEL_KIND_TOTAL else value.level
+        return str(level().to_representation(Decimal(shown)))
 
     @extend_schema_field(level())
     def get_benchmark_level(self, value: Any) -> str:
         base_value: Decimal = self.context["base_value"]
-        base_close: Decimal = self.context["base_close"]
-        rebased = base_value * Decimal(value.benchmark_close) / base_close
-        return str(level().to_representation(rebased))
+        base_level: Decimal = self.context["base_level"]
+        series_value = Decimal(self.context["benchmark_levels"][value.date])
+        return str(level().to_representation(base_value * series_value / base_level))
 
 
 # RUNS
@@ -265,7 +315,10 @@ class IndexRunOutputSerializer(serializers.ModelSerializer):
     )
     trigger = _choice_string(IndexRun.Trigger, "What started the computation.")
     triggered_by = serializers.SerializerMethodField()
-    last_level = level(allow_null=True)
+    last_level = level(allow_null=True, help_text="Last price-return level.")
+    last_total_level = level(
+        allow_null=True, help_text="Last total-return level; null for runs computed before them."
+    )
 
     class Meta:
         model = IndexRun
@@ -278,6 +331,7 @@ class IndexRunOutputSerializer(serializers.ModelSerializer):
             "data_through",
             "inception_date",
             "last_level",
+            "last_total_level",
             "rebalance_count",
             "error",
             "request_id",
@@ -301,6 +355,7 @@ class IndexRunDetailOutputSerializer(IndexRunOutputSerializer):
             "timings",
             "diagnostics",
             "metrics",
+            "metrics_total",
         ]
         read_only_fields = fields
 

@@ -1,8 +1,11 @@
 """Index computation and publication.
 
-``index_run_compute`` loads the universe's closes in one COPY, runs the pure engine
-(``strategy.engine``), bulk-writes the run's levels and allocations, stores metrics and
-diagnostics, then publishes. Any failure marks the new run ``failed`` with its error and leaves
+``index_run_compute`` loads the universe's raw closes in one COPY and its point-in-time inputs
+(splits, dividends, dated market caps and shares outstanding, the index's membership mask: one
+query each), runs the pure engine (``strategy.engine``), bulk-writes the run's price-return
+and total-return levels and its allocations, stores metrics of both series (``metrics`` and
+``metrics_total``, each against the benchmark's series of the same kind) and diagnostics, then
+publishes. Any failure marks the new run ``failed`` with its error and leaves
 the previously published run serving: readers never see a half-written computation.
 
 Crash safety: a computing run renews ``heartbeat_at`` every ``JOB_HEARTBEAT_SECONDS`` from a
@@ -21,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,15 +40,18 @@ from core.heartbeat import Heartbeat
 from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
-from market.selectors import closes_matrix
+from market.selectors import closes_matrix, dividends_matrix, market_caps_dated, splits_matrix
 from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
+from portfolio.selectors import benchmark_return_series, index_membership_mask
 from strategy.engine import IndexResult, compute_index
 from strategy.metrics import metrics_for_ranges
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str], None]
+# The diagnostics key whose list items are assets (``market_cap_fallbacks[].missing``).
+ASSET_LIST_KEY = "missing"
 
 
 class _Timer:
@@ -69,7 +76,8 @@ def _copy_rows(table: str, columns: tuple[tuple[str, npt.ArrayLike, PgType], ...
 
 
 def index_run_store_results(*, run: IndexRun, result: IndexResult) -> None:
-    """Bulk-write the run's levels and non-zero target weights. Called in a transaction.
+    """Bulk-write the run's levels (price and total return, one row per date) and non-zero
+    target weights. Called in a transaction.
 
     Allocations reference assets without a database foreign key (see ``Allocation``); the
     engine's columns are the universe's asset ids read from the database in the same run, and
@@ -82,6 +90,11 @@ def index_run_store_results(*, run: IndexRun, result: IndexResult) -> None:
             ("run_id", run_ids, "int8"),
             ("date", result.levels.index.to_numpy(dtype="datetime64[D]"), "date"),
             ("level", result.levels.to_numpy(dtype=np.float64), "float8"),
+            (
+                "total_level",
+                result.total_levels.reindex(result.levels.index).to_numpy(dtype=np.float64),
+                "float8",
+            ),
         ),
     )
     weight_matrix = result.weights.to_numpy(dtype=np.float64)
@@ -138,11 +151,36 @@ def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
     return run
 
 
-def _benchmark_levels(index: Index) -> pd.Series | None:
-    if index.benchmark_id is None:
-        return None
-    benchmark = closes_matrix(asset_ids=[index.benchmark_id])
-    return benchmark[index.benchmark_id].dropna()
+@dataclass(frozen=True)
+class PointInTimeInputs:
+    """What the engine reads besides the closes and the config, keyed like the closes."""
+
+    market_caps: pd.DataFrame
+    shares_outstanding: pd.DataFrame
+    splits: pd.DataFrame
+    dividends: pd.DataFrame
+    membership: pd.DataFrame
+
+
+def point_in_time_inputs_load(*, index: Index, closes: pd.DataFrame) -> PointInTimeInputs:
+    """The index's point-in-time inputs over the dates of ``closes`` (its columns: asset ids).
+
+    Events before the first close are left out (no return spans them); market caps keep the
+    row in force on the first date. Four queries (caps and shares are one).
+    """
+    asset_ids = [int(column) for column in closes.columns]
+    start = closes.index[0].date() if len(closes.index) else None
+    end = closes.index[-1].date() if len(closes.index) else None
+    caps = market_caps_dated(asset_ids=asset_ids, start=start, end=end)
+    return PointInTimeInputs(
+        market_caps=caps.values,
+        shares_outstanding=caps.shares_outstanding,
+        splits=splits_matrix(asset_ids=asset_ids, start=start, end=end),
+        dividends=dividends_matrix(asset_ids=asset_ids, start=start, end=end),
+        membership=index_membership_mask(
+            index_id=index.pk, dates=pd.DatetimeIndex(closes.index), asset_ids=asset_ids
+        ),
+    )
 
 
 def index_runs_abandon(*, index: Index, task_id: str = "") -> list[int]:
@@ -230,24 +268,37 @@ def index_run_compute(
             report("load")
             with timer.phase("load"):
                 closes = closes_matrix(asset_ids=[asset.pk for asset in universe])
-                market_caps = pd.Series(
-                    [
-                        float(asset.market_cap) if asset.market_cap is not None else None
-                        for asset in universe
-                    ],
-                    index=[asset.pk for asset in universe],
-                    dtype=float,
-                )
+                inputs = point_in_time_inputs_load(index=index, closes=closes)
             report("compute")
             with timer.phase("compute"):
-                result = compute_index(closes, market_caps, config)
+                result = compute_index(
+                    closes,
+                    inputs.market_caps,
+                    config,
+                    splits=inputs.splits,
+                    dividends=inputs.dividends,
+                    shares_outstanding=inputs.shares_outstanding,
+                    membership=inputs.membership,
+                )
             report("metrics")
             with timer.phase("metrics"):
+                benchmark = (
+                    benchmark_return_series(benchmark_id=index.benchmark_id)
+                    if index.benchmark_id is not None
+                    else None
+                )
+                as_of = result.levels.index[-1]
                 metrics = metrics_for_ranges(
                     result.levels,
-                    _benchmark_levels(index),
+                    benchmark.price if benchmark else None,
                     strategy.risk_free_rate,
-                    result.levels.index[-1],
+                    as_of,
+                )
+                metrics_total = metrics_for_ranges(
+                    result.total_levels,
+                    benchmark.total if benchmark else None,
+                    strategy.risk_free_rate,
+                    as_of,
                 )
             report("store")
             with timer.phase("store"), transaction.atomic():
@@ -255,9 +306,11 @@ def index_run_compute(
                 symbols = {asset.pk: asset.symbol for asset in universe}
                 run.diagnostics = _with_symbols(result.diagnostics, symbols)
                 run.metrics = metrics
+                run.metrics_total = metrics_total
                 run.inception_date = result.levels.index[0].date()
                 run.data_through = result.levels.index[-1].date()
                 run.last_level = float(result.levels.iloc[-1])
+                run.last_total_level = float(result.total_levels.iloc[-1])
                 run.rebalance_count = len(result.weights)
                 run.status = IndexRun.Status.SUCCEEDED
                 run.finished_at = timezone.now()
@@ -282,13 +335,26 @@ def index_run_compute(
 
 
 def _with_symbols(diagnostics: dict[str, Any], symbols: dict[int, str]) -> dict[str, Any]:
-    """The engine labels assets by column (asset id); diagnostics are read by people."""
+    """The engine labels assets by column (asset id); diagnostics are read by people.
+
+    Asset ids appear as dict keys (``exclusions``) and as the items of ``missing`` lists
+    (``market_cap_fallbacks``); other numbers (counts) are left alone.
+    """
+
+    def symbol_of(label: Any) -> Any:
+        if isinstance(label, bool) or not str(label).isdigit():
+            return label
+        return symbols.get(int(label), label)
 
     def relabel(value: Any) -> Any:
         if isinstance(value, dict):
             return {
-                symbols.get(int(key), key) if str(key).isdigit() else key: relabel(item)
-                for key, item in value.items()
+                symbol_of(key): (
+                    [symbol_of(item) for item in item_value]
+                    if key == ASSET_LIST_KEY and isinstance(item_value, list)
+                    else relabel(item_value)
+                )
+                for key, item_value in value.items()
             }
         if isinstance(value, list):
             return [relabel(item) for item in value]

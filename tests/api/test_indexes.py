@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from market.models import Dividend
 from portfolio.models import Index, IndexRun
 from tests.portfolio.published import (
     BENCHMARK_GAP_EVERY,
+    TOTAL_DRIFT,
     benchmark_close_on,
     level_on,
     published_index_build,
@@ -63,6 +65,7 @@ def test_index_list_shows_each_index_with_its_published_run(viewer, index):
             "id": run.pk,
             "data_through": run.data_through.isoformat(),
             "last_level": six(run.last_level),
+            "last_total_level": six(level_on(119, drift=TOTAL_DRIFT)),
             "published_at": run.published_at.isoformat().replace("+00:00", "Z"),
         },
     }
@@ -141,6 +144,40 @@ def test_values_are_the_published_levels_by_date_with_six_places(viewer, index):
     assert body["previous"] is None
     follow = viewer.get(body["next"])
     assert follow.json()["results"][0]["date"] == trading_days(6)[5].isoformat()
+
+
+def test_values_of_kind_total_are_the_total_return_levels(viewer, index):
+    response = viewer.get(
+        api_url("index-values", slug="synthetic"), {"page_size": 3, "kind": "total"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        {"date": day.isoformat(), "level": six(level_on(number, drift=TOTAL_DRIFT))}
+        for number, day in enumerate(trading_days(3))
+    ]
+    assert response.json()["results"][1]["level"] != six(level_on(1))
+
+
+def test_values_of_an_unknown_kind_are_a_400_on_the_kind(viewer, index):
+    body = assert_problem(
+        viewer.get(api_url("index-values", slug="synthetic"), {"kind": "dividends"}), 400
+    )
+
+    assert [error["pointer"] for error in body["errors"]] == ["#/kind"]
+
+
+@pytest.mark.parametrize("name", ["index-values", "index-benchmark", "index-metrics"])
+def test_kind_total_of_a_run_computed_before_total_levels_is_a_409_problem(viewer, name):
+    old = published_index_build(slug="before-total", publish=False)
+    run = run_build(index=old, with_total=False)
+
+    response = viewer.get(api_url(name, slug="before-total"), {"kind": "total"})
+
+    body = assert_problem(response, 409)
+    assert body["type"] == "https://autoindex.example/problems/total-return-unavailable"
+    assert f"run #{run.pk}" in body["detail"]
+    assert viewer.get(api_url(name, slug="before-total"), {"kind": "price"}).status_code == 200
 
 
 def test_values_ignore_runs_that_are_not_published(viewer, index):
@@ -285,8 +322,26 @@ def test_metrics_come_from_the_published_run(viewer, index, range_name):
     assert body["metrics"]["clipped"] == stored["clipped"]
 
 
+def test_metrics_of_kind_total_come_from_the_total_return_levels(viewer, index):
+    run = IndexRun.objects.get(index=index, status="published")
+
+    body = viewer.get(
+        api_url("index-metrics", slug="synthetic"), {"range": "max", "kind": "total"}
+    ).json()
+
+    assert (body["kind"], body["range"]) == ("total", "max")
+    assert body["metrics"]["total_return"] == pytest.approx(
+        level_on(119, drift=TOTAL_DRIFT) / 100 - 1, rel=1e-12
+    )
+    assert body["metrics"]["total_return"] == pytest.approx(
+        run.metrics_total["max"]["total_return"], rel=0
+    )
+    assert body["metrics"]["total_return"] > run.metrics["max"]["total_return"]
+
+
 def test_metrics_default_to_one_year_and_refuse_other_ranges(viewer, index):
-    assert viewer.get(api_url("index-metrics", slug="synthetic")).json()["range"] == "1y"
+    default = viewer.get(api_url("index-metrics", slug="synthetic")).json()
+    assert (default["range"], default["kind"]) == ("1y", "price")
 
     body = assert_problem(
         viewer.get(api_url("index-metrics", slug="synthetic"), {"range": "2y"}), 400
@@ -342,6 +397,31 @@ def test_benchmark_window_rebases_on_its_first_common_date_on_every_page(viewer,
     assert row["benchmark_level"] == str(expected.quantize(Decimal("0.000001")))
 
 
+def test_benchmark_of_kind_total_reinvests_the_benchmark_dividends(viewer, index):
+    days = trading_days(120)
+    # Day 21 has a close (day 20 has none): 2.00 a share goes ex that day.
+    Dividend.objects.create(asset=index.benchmark, ex_date=days[21], amount=Decimal("2.00"))
+
+    response = viewer.get(
+        api_url("index-benchmark", slug="synthetic"), {"page_size": 1000, "kind": "total"}
+    )
+
+    rows = {row["date"]: row for row in response.json()["results"]}
+    reinvested = (float(benchmark_close_on(21)) + 2.0) / float(benchmark_close_on(21))
+    for number in (0, 19, 21, 22, 119):
+        row = rows[days[number].isoformat()]
+        growth = float(benchmark_close_on(number)) / float(benchmark_close_on(0))
+        expected = 100 * growth * (reinvested if number >= 21 else 1.0)
+        assert float(row["benchmark_level"]) == pytest.approx(expected, abs=1e-6)
+        assert row["index_level"] == six(level_on(number, drift=TOTAL_DRIFT))
+    # The price kind is not affected by the dividend.
+    price = viewer.get(api_url("index-benchmark", slug="synthetic"), {"page_size": 1000})
+    last = price.json()["results"][-1]
+    assert float(last["benchmark_level"]) == pytest.approx(
+        100 * float(benchmark_close_on(119)) / float(benchmark_close_on(0)), abs=1e-6
+    )
+
+
 def test_benchmark_of_an_unpublished_index_is_empty(viewer):
     published_index_build(slug="draft", publish=False)
 
@@ -359,8 +439,10 @@ def test_benchmark_of_an_index_without_one_is_404(viewer):
 
 
 def test_benchmark_page_is_a_fixed_number_of_queries(viewer, index, django_assert_max_num_queries):
-    # auth 2 + pointer + base close + page (the benchmark close is a correlated subquery)
-    with django_assert_max_num_queries(AUTH_QUERIES + 3):
+    # auth 2 + pointer + page + base date + the benchmark's closes (4: a savepoint, work_mem,
+    # the packed closes, release), splits and dividends; the benchmark close of each row is a
+    # correlated subquery of the page
+    with django_assert_max_num_queries(AUTH_QUERIES + 9):
         response = viewer.get(api_url("index-benchmark", slug="synthetic"), {"page_size": 100})
 
     assert len(response.json()["results"]) == 100

@@ -9,8 +9,34 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 
+from core.errors import ConflictError, ErrorCode
 from portfolio.models import Index
-from portfolio.selectors import PublishedPointer, index_get_live, published_pointer_get
+from portfolio.selectors import (
+    LEVEL_KIND_TOTAL,
+    PublishedPointer,
+    index_get_live,
+    published_pointer_get,
+)
+
+
+class TotalReturnUnavailable(ConflictError):
+    """``kind=total`` on a published run computed before total-return levels existed: its
+    levels have no total-return series (a recompute gives it one). Never answered as nulls."""
+
+    code = ErrorCode.TOTAL_RETURN_UNAVAILABLE
+    title = "Total-return levels are not available for this run"
+
+
+def kind_available_or_409(pointer: PublishedPointer, kind: str) -> None:
+    """Refuse ``kind=total`` when the published run has no total-return levels (409). With
+    nothing published there is nothing to refuse: the endpoint answers as it does for
+    ``price``."""
+    if kind == LEVEL_KIND_TOTAL and pointer.run_id is not None and not pointer.has_total_levels:
+        raise TotalReturnUnavailable(
+            f"The published run #{pointer.run_id} of {pointer.slug} was computed before "
+            "total-return levels existed; ask for kind=price, or recompute the index.",
+            extra={"run_id": pointer.run_id},
+        )
 
 
 def pointer_or_404(slug: str) -> PublishedPointer:

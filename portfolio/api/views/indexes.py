@@ -4,6 +4,10 @@ Published reads resolve the index's published run once
 (:func:`portfolio.selectors.published_pointer_get`), read everything by that run's id, and go
 through :mod:`portfolio.api.conditional`: Redis-cached by run, ETag/Last-Modified, 304. Their
 OpenAPI documentation lives in :mod:`portfolio.api.openapi`.
+
+``kind`` (``price`` or ``total``) picks the level series of values, benchmark and metrics; it
+is part of the validated query, so of the cache key and the ETag. ``kind=total`` on a run
+computed before total-return levels existed is a 409 ``total-return-unavailable``.
 """
 
 from __future__ import annotations
@@ -37,21 +41,31 @@ from portfolio.api.serializers import (
     IndexDetailOutputSerializer,
     IndexListOutputSerializer,
     IndexMetricsOutputSerializer,
+    IndexTotalValueOutputSerializer,
     IndexValueOutputSerializer,
     MetricsQuerySerializer,
+    SeriesQuerySerializer,
 )
 from portfolio.cache import PublishedRead
 from portfolio.models import Allocation, IndexRun, IndexValue
 from portfolio.selectors import (
+    LEVEL_KIND_TOTAL,
     PublishedPointer,
     allocations_of_run,
+    benchmark_return_series,
     index_detail_get,
     index_list_published,
     index_values_of_run,
     index_values_with_benchmark,
 )
 
-from .common import canonical_query, pointer_or_404, valid_paging, valid_query
+from .common import (
+    canonical_query,
+    kind_available_or_409,
+    pointer_or_404,
+    valid_paging,
+    valid_query,
+)
 
 # CATALOGUE
 
@@ -104,10 +118,15 @@ class _PublishedListView(generics.ListAPIView):
     ) -> dict[str, Any]:
         return {}
 
+    def serializer_class_for(self, params: dict[str, Any]) -> type[Any]:
+        return self.get_serializer_class()
+
     def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
         params = valid_query(request, self.query_serializer_class)
         valid_paging(request, self.paginator)
         pointer = pointer_or_404(slug)
+        if "kind" in params:
+            kind_available_or_409(pointer, params["kind"])
         read = PublishedRead(
             endpoint=self.endpoint,
             pointer=pointer,
@@ -122,7 +141,7 @@ class _PublishedListView(generics.ListAPIView):
                 **self.get_serializer_context(),
                 **self.serializer_context_for(pointer, params),
             }
-            data = self.get_serializer_class()(page, many=True, context=context).data
+            data = self.serializer_class_for(params)(page, many=True, context=context).data
             return self.get_paginated_response(data).data
 
         return published_read_response(request, read, build)
@@ -133,6 +152,12 @@ class IndexValueListView(_PublishedListView):
     serializer_class = IndexValueOutputSerializer
     pagination_class = SeriesCursorPagination
     endpoint = "values"
+    query_serializer_class = SeriesQuerySerializer
+
+    def serializer_class_for(self, params: dict[str, Any]) -> type[Any]:
+        if params["kind"] == LEVEL_KIND_TOTAL:
+            return IndexTotalValueOutputSerializer
+        return IndexValueOutputSerializer
 
     def queryset_for(self, pointer: PublishedPointer, params: dict[str, Any]) -> Any:
         if pointer.run_id is None:
@@ -161,6 +186,7 @@ class IndexBenchmarkView(_PublishedListView):
     serializer_class = BenchmarkPointOutputSerializer
     pagination_class = SeriesCursorPagination
     endpoint = "benchmark"
+    query_serializer_class = SeriesQuerySerializer
 
     def _aligned(self, pointer: PublishedPointer, params: dict[str, Any]) -> Any:
         if pointer.benchmark_id is None:
@@ -181,12 +207,23 @@ class IndexBenchmarkView(_PublishedListView):
         self, pointer: PublishedPointer, params: dict[str, Any]
     ) -> dict[str, Any]:
         # The first common date of the whole window (not of the page): every page rebases
-        # to the same close. Nothing published: no rows, nothing to rebase.
-        base_close = None
-        if pointer.run_id is not None:
-            aligned = self._aligned(pointer, params)
-            base_close = aligned.values_list("benchmark_close", flat=True).first()
-        return {"base_value": Decimal(pointer.base_value), "base_close": base_close}
+        # to the same value. Nothing published: no rows, nothing to rebase.
+        context: dict[str, Any] = {"kind": params["kind"], "base_value": pointer.base_value}
+        if pointer.run_id is None or pointer.benchmark_id is None:
+            return context
+        base_date = self._aligned(pointer, params).values_list("date", flat=True).first()
+        if base_date is None:
+            return context
+        series = benchmark_return_series(
+            benchmark_id=pointer.benchmark_id, end=pointer.data_through
+        ).of_kind(params["kind"])
+        levels = dict(zip(series.index.date, series.to_numpy().tolist(), strict=True))
+        return {
+            **context,
+            "base_value": Decimal(pointer.base_value),
+            "benchmark_levels": levels,
+            "base_level": Decimal(levels[base_date]),
+        }
 
 
 @extend_schema_view(get=INDEX_METRICS_GET)
@@ -199,15 +236,18 @@ class IndexMetricsView(APIView):
         run_id = pointer.run_id
         if run_id is None:
             raise Http404("The index has no published run yet.")
+        kind_available_or_409(pointer, params["kind"])
         read = PublishedRead(endpoint="metrics", pointer=pointer, params=params)
+        field = "metrics_total" if params["kind"] == LEVEL_KIND_TOTAL else "metrics"
 
         def build() -> Any:
-            metrics = IndexRun.objects.filter(pk=run_id).values_list("metrics", flat=True).first()
+            metrics = IndexRun.objects.filter(pk=run_id).values_list(field, flat=True).first()
             body = {
                 "index": pointer.slug,
                 "run_id": run_id,
                 "data_through": pointer.data_through,
                 "range": params["range"],
+                "kind": params["kind"],
                 "metrics": (metrics or {}).get(params["range"], {}),
             }
             return IndexMetricsOutputSerializer(body).data

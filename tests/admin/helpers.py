@@ -45,7 +45,14 @@ def admin_form_data(client: Client, url: str) -> dict[str, Any]:
     """GET the admin add or change page at ``url``; return its form's data as a browser posts it."""
     response = client.get(url)
     assert response.status_code == 200, response.content[:500]
-    return form_data(response.context["adminform"].form)
+    data = form_data(response.context["adminform"].form)
+    # Inline formsets (an asset's market caps, splits, dividends): their management form and
+    # rows, with their prefixes, as the page posts them.
+    for inline in response.context.get("inline_admin_formsets") or []:
+        formset = inline.formset
+        for form in [formset.management_form, *formset.forms]:
+            data.update({form.add_prefix(name): value for name, value in form_data(form).items()})
+    return data
 
 
 def audit_mark() -> int:

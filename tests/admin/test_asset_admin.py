@@ -3,6 +3,7 @@ diff) and recorded in the asset's history by the user who made it."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from core.history import BASELINE_REASON
-from market.models import Asset
+from market.models import Asset, DataSource, MarketCap, Split
 from tests.admin.helpers import (
     admin_form_data,
     audit_mark,
@@ -47,7 +48,7 @@ def _edit_aapl(analyst, **changes: str) -> Asset:
 def test_changing_market_cap_and_sector_records_one_asset_updated_event_with_the_diff(analyst):
     mark = audit_mark()
 
-    aapl = _edit_aapl(analyst, market_cap="3000000000000.50", sector="Semiconductors")
+    aapl = _edit_aapl(analyst, exchange="XNAS", sector="Semiconductors")
 
     [event] = events_since(mark)
     assert event.action == AuditEvent.Action.ASSET_UPDATED
@@ -56,46 +57,45 @@ def test_changing_market_cap_and_sector_records_one_asset_updated_event_with_the
     assert (event.request_id, event.ip) == ("req-asset-edit-01", "127.0.0.1")
     assert stored_details(event) == {
         "changes": {
-            "market_cap": {"old": None, "new": "3000000000000.50"},
+            "exchange": {"old": "NASDAQ", "new": "XNAS"},
             "sector": {"old": "Technology", "new": "Semiconductors"},
         }
     }
     aapl.refresh_from_db()
-    assert (aapl.market_cap, aapl.sector) == (Decimal("3000000000000.50"), "Semiconductors")
+    assert (aapl.exchange, aapl.sector) == ("XNAS", "Semiconductors")
 
 
 def test_changing_an_asset_records_a_history_entry_by_the_user_listing_the_changed_fields(
     analyst,
 ):
-    aapl = _edit_aapl(analyst, market_cap="3000000000000.50", sector="Semiconductors")
+    aapl = _edit_aapl(analyst, exchange="XNAS", sector="Semiconductors")
 
     newest = aapl.history.latest()
     assert newest.history_type == "~"
     assert newest.history_user == analyst.user
-    assert (newest.market_cap, newest.sector) == (Decimal("3000000000000.50"), "Semiconductors")
-    assert changed_fields(newest) == ["market_cap", "sector"]
+    assert (newest.exchange, newest.sector) == ("XNAS", "Semiconductors")
+    assert changed_fields(newest) == ["exchange", "sector"]
     diff = newest.diff_against(newest.prev_record)
     assert sorted((c.field, c.old, c.new) for c in diff.changes) == [
-        ("market_cap", None, Decimal("3000000000000.50")),
+        ("exchange", "NASDAQ", "XNAS"),
         ("sector", "Technology", "Semiconductors"),
     ]
 
 
 def test_history_page_shows_the_change_in_its_changes_column(analyst):
-    aapl = _edit_aapl(analyst, market_cap="3000000000000.50", sector="Semiconductors")
+    aapl = _edit_aapl(analyst, exchange="XNAS", sector="Semiconductors")
 
     response = analyst.client.get(reverse("admin:market_asset_history", args=[aapl.pk]))
 
     assert response.status_code == 200
     newest = history_page_rows(response.content.decode())[0]
     assert (newest["comment"], newest["changed_by"]) == ("Changed", "analyst@example.com")
-    assert newest["changes"] == (
-        "Market cap: None → 3000000000000.50 Sector: Technology → Semiconductors"
-    )
+    assert newest["changes"] == ("Exchange: NASDAQ → XNAS Sector: Technology → Semiconductors")
 
 
 def test_saving_the_change_form_unchanged_records_no_event_and_no_history(analyst):
-    asset = AssetFactory(market_cap=Decimal("1234.50"))
+    asset = AssetFactory()
+    MarketCap.objects.create(asset=asset, as_of=datetime.date(2024, 1, 2), value=Decimal("1234.50"))
     history_before = asset.history.count()
     mark = audit_mark()
 
@@ -140,7 +140,6 @@ def test_adding_an_asset_records_asset_created_and_a_creation_by_the_user(analys
         sector="Energy",
         currency="EUR",
         exchange="XETRA",
-        market_cap="1234.50",
     )
     mark = audit_mark()
 
@@ -160,7 +159,7 @@ def test_adding_an_asset_records_asset_created_and_a_creation_by_the_user(analys
             "asset_class": "equity",
             "currency": "EUR",
             "exchange": "XETRA",
-            "market_cap": "1234.50",
+            "market_cap": None,
             "is_active": True,
         }
     }
@@ -284,18 +283,58 @@ def test_a_first_edit_of_a_never_edited_asset_keeps_its_stored_state_as_a_baseli
     aapl = Asset.objects.get(symbol="AAPL")
     assert aapl.history.count() == 0  # created by the data migration, without history
 
-    _edit_aapl(analyst, market_cap="3000000000000.50")
+    _edit_aapl(analyst, exchange="XNAS")
 
     baseline, edit = aapl.history.order_by("history_date", "history_id")
     assert baseline.history_change_reason == BASELINE_REASON
-    assert (baseline.market_cap, baseline.sector) == (None, "Technology")
+    assert (baseline.exchange, baseline.sector) == ("NASDAQ", "Technology")
     assert edit.prev_record == baseline
-    assert changed_fields(edit) == ["market_cap"]
+    assert changed_fields(edit) == ["exchange"]
 
 
 def test_the_baseline_record_names_no_author(analyst):
-    aapl = _edit_aapl(analyst, market_cap="3000000000000.50")
+    aapl = _edit_aapl(analyst, exchange="XNAS")
 
     baseline = aapl.history.earliest()
 
     assert baseline.history_user is None
+
+
+def test_an_analyst_adds_a_market_cap_and_a_split_inline_as_the_analysts_rows(analyst):
+    aapl = Asset.objects.get(symbol="AAPL")
+    data = admin_form_data(analyst.client, _change_url(aapl))
+    data.update(
+        {
+            "market_caps-TOTAL_FORMS": "1",
+            "market_caps-0-as_of": "2024-01-02",
+            "market_caps-0-value": "3000000000000.50",
+            "splits-TOTAL_FORMS": "1",
+            "splits-0-effective_date": "2020-08-31",
+            "splits-0-from_factor": "4",
+            "splits-0-to_factor": "1",
+        }
+    )
+
+    response = analyst.client.post(_change_url(aapl), data)
+
+    assert response.status_code == 302
+    [cap] = MarketCap.objects.filter(asset=aapl)
+    assert (cap.as_of, cap.value, cap.source) == (
+        datetime.date(2024, 1, 2),
+        Decimal("3000000000000.50"),
+        DataSource.ANALYST,
+    )
+    [split] = Split.objects.filter(asset=aapl)
+    assert (split.share_multiplier, split.source) == (4.0, DataSource.ANALYST)
+    assert split.history.get().history_user == analyst.user
+
+
+def test_an_inline_market_cap_needs_its_date(analyst):
+    aapl = Asset.objects.get(symbol="AAPL")
+    data = admin_form_data(analyst.client, _change_url(aapl))
+    data.update({"market_caps-TOTAL_FORMS": "1", "market_caps-0-value": "10"})
+
+    response = analyst.client.post(_change_url(aapl), data)
+
+    assert response.status_code == 200
+    assert not MarketCap.objects.filter(asset=aapl).exists()

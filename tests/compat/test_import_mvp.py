@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent, User
 from accounts.roles import Role, roles_of
-from market.models import Asset, Price, PriceRevision
+from market.models import Asset, MarketCap, Price, PriceRevision
 from portfolio.models import Index
 from strategy.models import StrategyConfig
 from tests.api.conftest import api_url
@@ -64,9 +64,9 @@ def mvp_fill(connection: psycopg.Connection[Any]) -> None:
         {"d1": DAY_1, "d2": DAY_2},
     )
     connection.execute(
-        "INSERT INTO market_cap_data (asset_id, date, market_cap) VALUES "
-        "(1, '2024-02-01 00:00:00', 2900000000000.0), (1, '2024-03-01 00:00:00', 3.0e12),"
-        "(3, '2024-03-01 00:00:00', 1500000000.0)"
+        "INSERT INTO market_cap_data (asset_id, date, market_cap, shares_outstanding) VALUES "
+        "(1, '2024-02-01 00:00:00', 2900000000000.0, NULL), (1, '2024-03-01 00:00:00', 3.0e12,"
+        " NULL), (3, '2024-03-01 00:00:00', 1500000000.0, 15000000.0)"
     )
     connection.execute(
         "INSERT INTO strategy_configs (momentum_weight, market_cap_weight, risk_parity_weight,"
@@ -129,7 +129,7 @@ def test_import_brings_users_assets_prices_caps_and_strategy(mvp, ours):
         "assets 4 1 1 1 1",
         "users 3 2 0 0 1",
         "prices 6 4 1 0 1",
-        "market caps 2 0 2 0 0",
+        "market caps 3 3 0 0 0",
         "strategy 1 0 1 0 0",
         "index levels 5 0 0 0 5",
     ]
@@ -139,10 +139,6 @@ def test_import_brings_users_assets_prices_caps_and_strategy(mvp, ours):
     assert (
         "  prices: 1 stored closes differed from the MVP's: each change is logged as a price "
         "revision"
-    ) in lines
-    assert (
-        "  market caps: market_cap_data kept for the point-in-time issue: 3 dated rows not "
-        "imported (only each asset's latest cap, into an empty Asset.market_cap)"
     ) in lines
     assert (
         "  assets: created as equity in USD (the MVP stored no class; check them in the admin): "
@@ -223,15 +219,20 @@ def test_assets_merge_by_symbol_and_caps_fill_only_empty_fields(mvp, ours):
 
     aapl = Asset.objects.get(symbol="AAPL")
     assert (aapl.name, aapl.sector) == ("Apple Inc.", "Technology")  # ours were set: kept
-    assert aapl.market_cap == Decimal("3000000000000.00")  # the latest of two dated caps
+    # The MVP's dated series, in full: one row per day, source import.
+    assert list(
+        MarketCap.objects.filter(asset__symbol__in=["AAPL", "NEWCO"])
+        .order_by("asset__symbol", "as_of")
+        .values_list("asset__symbol", "as_of", "value", "shares_outstanding", "source")
+    ) == [
+        ("AAPL", datetime.date(2024, 2, 1), Decimal("2900000000000.00"), None, "import"),
+        ("AAPL", datetime.date(2024, 3, 1), Decimal("3000000000000.00"), None, "import"),
+        ("NEWCO", datetime.date(2024, 3, 1), Decimal("1500000000.00"), 15_000_000, "import"),
+    ]
     xyz = Asset.objects.get(symbol="XYZ")
     assert (xyz.name, xyz.sector) == ("Xyz Corp", "Industrials")
     newco = Asset.objects.get(symbol="NEWCO")
-    assert (newco.asset_class, newco.currency, newco.market_cap) == (
-        "equity",
-        "USD",
-        Decimal("1500000000.00"),
-    )
+    assert (newco.asset_class, newco.currency) == ("equity", "USD")
     assert not Asset.all_objects.filter(symbol="bad sym").exists()
 
 
@@ -291,7 +292,7 @@ def test_second_run_imports_nothing_new(mvp, ours):
         "assets 4 0 0 3 1",
         "users 3 0 0 2 1",
         "prices 6 0 0 5 1",
-        "market caps 2 0 0 2 0",
+        "market caps 3 0 0 3 0",
         "strategy 1 0 0 1 0",
         "index levels 5 0 0 0 5",
     ]

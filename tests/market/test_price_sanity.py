@@ -11,7 +11,6 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from market.models import Asset, AssetClass, QuarantinedBar
-from market.services import sanity
 from market.services.sanity import bars_screen
 from tests.factories import AssetFactory, RefreshRunFactory, UserFactory
 from tests.market.quarantine_helpers import (
@@ -228,17 +227,7 @@ def test_a_repeat_of_a_quarantined_jump_is_compared_with_the_last_accepted_close
     assert [row[4] for row in held(aapl)] == [D("100"), D("100")]  # reference: 100, twice
 
 
-def test_a_split_explains_its_jump_through_the_seam(aapl, run, monkeypatch):
-    store_closes(aapl, {JAN_11: "100"})
-    monkeypatch.setattr(sanity, "split_factor_between", lambda asset_id, d0, d1: Decimal(4))
-
-    screened = screen(run, (aapl, [bar(JAN_12, "25.10")]))  # a 4-for-1 split: −74.9 % raw
-
-    assert accepted_closes(screened) == [(JAN_12, D("25.10"))]
-
-
-def test_the_split_seam_is_one_until_corporate_actions_exist(aapl):
-    assert sanity.split_factor_between(aapl.pk, JAN_11, JAN_12) == 1
+# A split that explains its jump: tests/market/test_corporate_actions.py.
 
 
 # ------------------------------------------------------------------------------ revisions
@@ -342,14 +331,14 @@ def test_a_pending_bar_the_vendor_fixed_is_closed_and_the_good_bar_accepted(aapl
     )
 
 
-def test_a_batch_costs_three_queries_whatever_its_size(run, django_assert_num_queries):
+def test_a_batch_costs_four_queries_whatever_its_size(run, django_assert_num_queries):
     assets = AssetFactory.create_batch(12)
     for asset in assets:
         store_closes(asset, {JAN_10: "100"})
     batch = [(asset, [bar(JAN_11, "101"), bar(JAN_12, "102")]) for asset in assets]
 
-    # The assets, the stored closes, the quarantine rows of the batch's keys.
-    with django_assert_num_queries(3):
+    # The assets, the stored closes, their splits, the quarantine rows of the batch's keys.
+    with django_assert_num_queries(4):
         screened = screen(run, *batch)
 
     assert len(screened.accepted) == 24

@@ -79,8 +79,9 @@ def test_fake_twelvedata_command_serves_the_demo_data_offline(fake_clock, settin
     aapl = results["AAPL"]
     assert isinstance(aapl, SymbolSeries)
     assert [(bar.date, bar.open, bar.close, bar.volume) for bar in aapl.bars] == [
-        (dt.date(2015, 1, 2), Decimal("27.8475"), Decimal("27.3325"), 212_818_400),
-        (dt.date(2015, 1, 5), Decimal("27.0725"), Decimal("26.5625"), 257_142_000),
+        # Raw, as traded (the client asks adjust=none): before the 4-for-1 split of 2020.
+        (dt.date(2015, 1, 2), Decimal("111.39"), Decimal("109.33"), 53_204_600),
+        (dt.date(2015, 1, 5), Decimal("108.29"), Decimal("106.25"), 64_285_500),
     ]
     assert results["^GSPC"].kind == "not_found"  # like TwelveData, the fake has no ^GSPC
     eur = fx["EUR/USD"]

@@ -54,6 +54,7 @@ def test_asks_for_the_day_after_the_end_and_keeps_only_the_requested_range(
             "end_date": "2024-01-10",
             "outputsize": "5000",
             "order": "asc",
+            "adjust": "none",
         }
     ]
     assert [date for date, _ in closes(result["AAPL"])] == [

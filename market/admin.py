@@ -66,7 +66,7 @@ class AnalystSourceMixin:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
 
 
-class _DatedInline(admin.TabularInline):  # type: ignore[type-arg]
+class _DatedInline(admin.TabularInline):
     extra = 0
     readonly_fields = ("source", "updated_at")
     show_change_link = True

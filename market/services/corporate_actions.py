@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from simple_history.utils import bulk_create_with_history
@@ -108,7 +108,7 @@ class DatedUpsertResult:
 
 
 # model, date field, value fields, per row type
-_SHAPES: dict[type, tuple[type[models.Model], str, tuple[str, ...]]] = {
+_SHAPES: dict[type, tuple[Any, str, tuple[str, ...]]] = {
     SplitRow: (Split, "effective_date", ("from_factor", "to_factor")),
     DividendRow: (Dividend, "ex_date", ("amount",)),
     MarketCapRow: (MarketCap, "as_of", ("value", "shares_outstanding")),
@@ -128,13 +128,13 @@ def dated_rows_upsert(
     model, date_field, value_fields = _SHAPES[type(rows[0])]
     wanted = {(row.asset_id, getattr(row, date_field)): row for row in rows}
     stored = {
-        (row.asset_id, getattr(row, date_field)): row  # type: ignore[attr-defined]
-        for row in model.objects.select_for_update().filter(  # type: ignore[attr-defined]
+        (stored_row.asset_id, getattr(stored_row, date_field)): stored_row
+        for stored_row in model._default_manager.select_for_update().filter(
             asset_id__in={asset_id for asset_id, _ in wanted},
             **{f"{date_field}__in": {date for _, date in wanted}},
         )
     }
-    new = []
+    new: list[Any] = []
     for key, row in wanted.items():
         values = {name: getattr(row, name) for name in value_fields}
         existing = stored.get(key)
@@ -155,8 +155,8 @@ def dated_rows_upsert(
             existing.save()
             result.updated += 1
     if new:
-        for row in new:
-            row.full_clean(exclude=["asset"], validate_unique=False, validate_constraints=False)
+        for created in new:
+            created.full_clean(exclude=["asset"], validate_unique=False, validate_constraints=False)
         bulk_create_with_history(new, model, default_user=_user_or_none(actor))
         result.inserted = len(new)
     return result

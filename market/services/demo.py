@@ -48,19 +48,22 @@ def demo_corporate_actions(asset_ids: dict[str, int]) -> tuple[list[SplitRow], l
     splits = pd.read_csv(DEMO_DIR / "splits.csv", dtype=str)
     dividends = pd.read_csv(DEMO_DIR / "dividends.csv", dtype=str)
     split_rows = [
-        SplitRow(
-            asset_ids[row.symbol],
-            dt.date.fromisoformat(row.effective_date),
-            Decimal(row.from_factor),
-            Decimal(row.to_factor),
+        SplitRow(asset_ids[symbol], dt.date.fromisoformat(date), Decimal(frm), Decimal(to))
+        for symbol, date, frm, to in zip(
+            splits["symbol"],
+            splits["effective_date"],
+            splits["from_factor"],
+            splits["to_factor"],
+            strict=True,
         )
-        for row in splits.itertuples()
-        if row.symbol in asset_ids
+        if symbol in asset_ids
     ]
     dividend_rows = [
-        DividendRow(asset_ids[row.symbol], dt.date.fromisoformat(row.ex_date), Decimal(row.amount))
-        for row in dividends.itertuples()
-        if row.symbol in asset_ids
+        DividendRow(asset_ids[symbol], dt.date.fromisoformat(date), Decimal(amount))
+        for symbol, date, amount in zip(
+            dividends["symbol"], dividends["ex_date"], dividends["amount"], strict=True
+        )
+        if symbol in asset_ids
     ]
     return split_rows, dividend_rows
 

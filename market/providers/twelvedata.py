@@ -219,7 +219,10 @@ class TwelveDataClient:
     def dividends(self, symbol: str, *, today: dt.date) -> tuple[VendorDividend, ...] | SymbolError:
         """Every cash dividend of ``symbol`` with an ex-date on or before ``today``
         (``range=full``; 20 credits); amounts as the vendor serves them."""
-        body = self._get_one("/dividends", symbol, {"range": "full"}, CORPORATE_ACTION_CREDITS)
+        # adjust=false: amounts as paid (the default, true, is undocumented and may be
+        # split-adjusted as of the request; stored amounts are on the ex-date's basis).
+        params = {"range": "full", "adjust": "false"}
+        body = self._get_one("/dividends", symbol, params, CORPORATE_ACTION_CREDITS)
         if isinstance(body, SymbolError):
             return body
         return parse_dividends(symbol, body, today=today)

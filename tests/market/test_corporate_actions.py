@@ -252,6 +252,7 @@ def test_the_refresh_stores_vendor_actions_as_a_corporate_actions_run(
         ("AAPL", dt.date(2023, 11, 10), Decimal("0.24000000"))
     ]
     assert {q.get("range") for q in fake_twelvedata.requests} == {"full"}
+    assert [q.get("adjust") for q in fake_twelvedata.requests] == [None, "false"] * 2
 
 
 def test_a_plan_without_splits_records_the_symbols_errors(grow_plan, fake_twelvedata, fake_clock):

@@ -70,6 +70,12 @@ _ANALYST_PERMISSIONS = (
     "strategy.view_historicalstrategyconfig",
     "portfolio.add_index",
     "portfolio.change_index",
+    # Dated universe membership, edited on the index page (history keeps every window).
+    "portfolio.view_indexmembership",
+    "portfolio.add_indexmembership",
+    "portfolio.change_indexmembership",
+    "portfolio.delete_indexmembership",
+    "portfolio.view_historicalindexmembership",
     "portfolio.add_indexrun",
     "portfolio.change_indexrun",
 )

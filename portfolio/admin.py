@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -18,16 +20,18 @@ from core.admin import (
     changed_values,
 )
 
-from .models import Index, IndexRun
+from .models import Index, IndexMembership, IndexRun
 from .services import (
     RunArchiveError,
     index_create,
+    index_memberships_save,
     index_restore,
     index_run_archive,
     index_run_archive_restore,
     index_run_publish,
     index_soft_delete,
     index_update,
+    memberships_overlap_errors,
 )
 
 
@@ -35,9 +39,47 @@ class IndexAdminForm(LiveUniqueAdminForm):
     live_unique_fields = ("slug",)
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    """Refuses overlapping windows of the same asset (a form error, never a 500); a window
+    that ends before it starts is refused by the model's constraint on its own form."""
+
+    def clean(self) -> None:
+        super().clean()
+        windows = [
+            (
+                form.cleaned_data["asset"],
+                form.cleaned_data.get("start_date"),
+                form.cleaned_data.get("end_date"),
+            )
+            for form in self.forms
+            if form.cleaned_data.get("asset") is not None
+            and not form.cleaned_data.get("DELETE", False)
+        ]
+        errors = memberships_overlap_errors(windows)
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+class IndexMembershipInline(admin.TabularInline):
+    """When each asset of the universe is a member (both ends inclusive; blank = open). An
+    asset of the universe without a row is a member on every date. Saved through
+    ``index_memberships_save``: validated, audited, in the history, and the index becomes due
+    for a recompute."""
+
+    model = IndexMembership
+    formset = MembershipFormSet
+    fields = ["asset", "start_date", "end_date"]
+    autocomplete_fields = ["asset"]
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IndexMembership]:
+        return super().get_queryset(request).select_related("asset")
+
+
 @admin.register(Index)
 class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
     form = IndexAdminForm
+    inlines = [IndexMembershipInline]
     list_display = ["slug", "name", "base_value", "base_currency", "benchmark", "strategy"]
     list_filter = [DeletedFilter]
     list_select_related = ["benchmark", "strategy"]
@@ -55,9 +97,39 @@ class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
         adopt(obj, stored)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # The universe (the form's only many-to-many field) was saved by the service, audited.
+        # The universe (the form's only many-to-many field) was saved by the service, audited;
+        # it also opened or deleted memberships, so the membership rows are re-read here.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not IndexMembership:
+            super().save_formset(request, form, formset, change)
+            return
+        index = form.instance
+        saved = [
+            row
+            for row in formset.save(commit=False)
+            # A row of an asset that the same edit removed from the universe is gone with it.
+            if row.pk is None or IndexMembership.objects.filter(pk=row.pk).exists()
+        ]
+        deleted = [
+            row
+            for row in formset.deleted_objects
+            if IndexMembership.objects.filter(pk=row.pk).exists()
+        ]
+        # An asset added to the universe by this same edit got an open row from the universe
+        # sync (not on the page); dated rows given for it here replace that row.
+        shown = {inline.instance.pk for inline in formset.forms if inline.instance.pk}
+        new_assets = {row.asset_id for row in saved if row.pk is None}
+        deleted += list(
+            IndexMembership.objects.filter(index=index, asset_id__in=new_assets).exclude(
+                pk__in=shown
+            )
+        )
+        for row in saved:
+            row.index = index
+        index_memberships_save(index=index, saved=saved, deleted=deleted, actor=request.user)
 
     def soft_delete(self, request: HttpRequest, obj: Index) -> None:
         index_soft_delete(index=obj, actor=request.user)

@@ -306,14 +306,17 @@ def index_inputs_snapshot(index: Index) -> dict[str, Any]:
 
 
 def indexes_with_changed_inputs() -> list[Index]:
-    """Live indexes whose inputs changed since their published run, by slug. Four queries.
+    """Live indexes whose inputs changed since their published run, by slug. Five queries.
 
     An index is listed when it has no published run, or since its published run started:
     a refresh that finished inserted or updated rows of an asset of its universe or its
-    benchmark (``RefreshRun.changed_symbols``); its strategy's knobs or its base value differ
+    benchmark (``RefreshRun.changed_symbols``); a split, dividend or market cap of one of
+    those assets was stored or edited (its ``updated_at``: an analyst's correction in the
+    admin as well as a vendor refresh); its strategy's knobs or its base value differ
     from the run's ``config_snapshot``; its live universe differs from the run's
-    ``universe_snapshot``; or the index itself was edited (``updated_at``, e.g. its benchmark).
-    A refresh that changed nothing lists nothing.
+    ``universe_snapshot``; or the index itself was edited (``updated_at``, e.g. its benchmark,
+    or a membership window: ``index_memberships_save`` saves the index). A refresh that
+    changed nothing lists nothing.
     """
     live_universe = Prefetch("universe", queryset=Asset.objects.order_by("symbol"))
     indexes = list(
@@ -340,9 +343,28 @@ def indexes_with_changed_inputs() -> list[Index]:
         if oldest is not None
         else []
     )
+    if oldest is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(_POINT_IN_TIME_EDITS_SQL, [oldest] * 3)
+            refreshes += [(edited_at, [symbol]) for symbol, edited_at in cursor.fetchall()]
     return [
         index for index in indexes if _inputs_changed(index, published.get(index.pk), refreshes)
     ]
+
+
+# Per asset, the latest write of its point-in-time inputs since a time (as a pseudo refresh).
+_POINT_IN_TIME_EDITS_SQL = """
+SELECT asset.symbol, max(edits.updated_at)
+FROM (
+    SELECT asset_id, updated_at FROM market_split WHERE updated_at >= %s
+    UNION ALL
+    SELECT asset_id, updated_at FROM market_dividend WHERE updated_at >= %s
+    UNION ALL
+    SELECT asset_id, updated_at FROM market_marketcap WHERE updated_at >= %s
+) AS edits
+JOIN market_asset AS asset ON asset.id = edits.asset_id
+GROUP BY asset.symbol
+"""
 
 
 def _inputs_changed(

@@ -2,7 +2,7 @@
 
 - ``compute``: compute an index run from the stored prices, store it, publish it;
 - ``jobs``: queue computations (API, admin, the nightly chain) and audit the triggers;
-- ``indexes``: edit an index's definition (admin), audited;
+- ``indexes``: edit an index's definition and its dated memberships (admin), audited;
 - ``archive``: move old superseded runs' rows to verified files, and bring them back exactly.
 
 Every write takes the acting user (``actor``; ``None`` for the system) and records its
@@ -18,7 +18,14 @@ from .archive import (
     index_runs_archive,
 )
 from .compute import index_run_compute, index_run_publish, index_run_store_results
-from .indexes import index_create, index_restore, index_soft_delete, index_update
+from .indexes import (
+    index_create,
+    index_memberships_save,
+    index_restore,
+    index_soft_delete,
+    index_update,
+    memberships_overlap_errors,
+)
 from .jobs import ComputeQueued, index_compute_enqueue, indexes_recompute_enqueue
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "RunArchiveError",
     "index_compute_enqueue",
     "index_create",
+    "index_memberships_save",
     "index_restore",
     "index_run_archive",
     "index_run_archive_restore",
@@ -38,4 +46,5 @@ __all__ = [
     "index_soft_delete",
     "index_update",
     "indexes_recompute_enqueue",
+    "memberships_overlap_errors",
 ]

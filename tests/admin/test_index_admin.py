@@ -3,12 +3,16 @@ many-to-many universe are audited as one diff and recorded in the history by the
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 import pytest
+from django.db.models import F
 from django.urls import reverse
 
 from accounts.models import AuditEvent
 from market.models import Asset
-from portfolio.models import Index
+from portfolio.models import Index, IndexMembership
 from tests.admin.helpers import (
     admin_form_data,
     audit_mark,
@@ -67,7 +71,9 @@ def test_renaming_and_removing_an_asset_records_one_index_updated_with_both_diff
         "changes": {
             "name": {"old": "AutoIndex", "new": "AutoIndex Renamed"},
             "universe": {"old": UNIVERSE, "new": WITHOUT_TSLA},
-        }
+        },
+        # TSLA's open membership (from the data migration) went with it.
+        "memberships": {"opened": [], "deleted": ["TSLA"]},
     }
     autoindex.refresh_from_db()
     assert autoindex.name == "AutoIndex Renamed"
@@ -150,7 +156,15 @@ def test_adding_an_index_records_index_created_with_its_fields_and_universe(anal
             "strategy": "default",
         },
         "universe": ["AAPL", "GLD", "MSFT"],
+        "memberships": {"opened": ["AAPL", "GLD", "MSFT"]},
     }
+    assert [
+        (row.asset.symbol, row.start_date, row.end_date)
+        for row in index.memberships.order_by("asset__symbol")
+    ] == [("AAPL", None, None), ("GLD", None, None), ("MSFT", None, None)]
+    assert {
+        record.history_user for record in IndexMembership.history.filter(index_id=index.pk)
+    } == {analyst.user}
     assert sorted(index.universe.values_list("symbol", flat=True)) == ["AAPL", "GLD", "MSFT"]
     assert {record.history_user for record in index.history.all()} == {analyst.user}
 
@@ -210,3 +224,136 @@ def test_restore_action_records_index_restored(superuser):
         (AuditEvent.Action.INDEX_RESTORED, superuser.user, target_of(index))
     ]
     assert index.history.latest().history_user == superuser.user
+
+
+# MEMBERSHIPS (the inline of dated memberships)
+
+
+def _membership_prefix(data: dict, symbol: str) -> str:
+    """The inline form prefix (``memberships-<n>``) of ``symbol``'s row on the page."""
+    asset_pk = str(Asset.objects.get(symbol=symbol).pk)
+    total = int(data["memberships-TOTAL_FORMS"])
+    [prefix] = [
+        f"memberships-{number}"
+        for number in range(total)
+        if data[f"memberships-{number}-asset"] == asset_pk
+    ]
+    return prefix
+
+
+def _post_memberships(analyst, index: Index, edit) -> Any:
+    data = admin_form_data(analyst.client, _change_url(index))
+    edit(data)
+    return analyst.client.post(_change_url(index), data)
+
+
+def _windows(index: Index, symbol: str) -> list[tuple]:
+    return list(
+        index.memberships.filter(asset__symbol=symbol)
+        .order_by(F("start_date").asc(nulls_first=True))
+        .values_list("start_date", "end_date")
+    )
+
+
+def test_editing_a_membership_window_is_saved_audited_and_in_the_history(analyst, autoindex):
+    before = autoindex.updated_at
+    mark = audit_mark()
+
+    def nvda_from_2016(data):
+        data[f"{_membership_prefix(data, 'NVDA')}-start_date"] = "2016-01-04"
+
+    response = _post_memberships(analyst, autoindex, nvda_from_2016)
+
+    assert response.status_code == 302
+    assert _windows(autoindex, "NVDA") == [(datetime.date(2016, 1, 4), None)]
+    [event] = events_since(mark)
+    assert (event.action, event.actor) == (AuditEvent.Action.INDEX_UPDATED, analyst.user)
+    assert stored_details(event) == {
+        "memberships": {
+            "saved": [{"asset": "NVDA", "start_date": "2016-01-04", "end_date": None}],
+            "deleted": [],
+        }
+    }
+    record = IndexMembership.history.filter(asset__symbol="NVDA").latest()
+    assert (record.history_type, record.history_user, record.start_date) == (
+        "~",
+        analyst.user,
+        datetime.date(2016, 1, 4),
+    )
+    autoindex.refresh_from_db()
+    assert autoindex.updated_at > before  # due for a recompute
+
+
+def test_a_second_window_of_the_same_asset_is_added_when_it_does_not_overlap(analyst, autoindex):
+    def tsla_out_in_2022_then_back(data):
+        prefix = _membership_prefix(data, "TSLA")
+        data[f"{prefix}-end_date"] = "2021-12-31"
+        extra = int(data["memberships-TOTAL_FORMS"])
+        data["memberships-TOTAL_FORMS"] = str(extra + 1)
+        data[f"memberships-{extra}-asset"] = data[f"{prefix}-asset"]
+        data[f"memberships-{extra}-start_date"] = "2023-01-02"
+        data[f"memberships-{extra}-end_date"] = ""
+
+    response = _post_memberships(analyst, autoindex, tsla_out_in_2022_then_back)
+
+    assert response.status_code == 302
+    assert _windows(autoindex, "TSLA") == [
+        (None, datetime.date(2021, 12, 31)),
+        (datetime.date(2023, 1, 2), None),
+    ]
+
+
+def test_overlapping_windows_of_one_asset_are_a_form_error_and_save_nothing(analyst, autoindex):
+    mark = audit_mark()
+
+    def tsla_twice(data):
+        prefix = _membership_prefix(data, "TSLA")
+        data[f"{prefix}-end_date"] = "2022-06-30"
+        extra = int(data["memberships-TOTAL_FORMS"])
+        data["memberships-TOTAL_FORMS"] = str(extra + 1)
+        data[f"memberships-{extra}-asset"] = data[f"{prefix}-asset"]
+        data[f"memberships-{extra}-start_date"] = "2022-01-03"
+
+    response = _post_memberships(analyst, autoindex, tsla_twice)
+
+    assert response.status_code == 200
+    assert "TSLA: membership windows overlap from 2022-01-03 to 2022-06-30." in (
+        response.content.decode()
+    )
+    assert _windows(autoindex, "TSLA") == [(None, None)]
+    assert events_since(mark) == []
+
+
+def test_a_window_ending_before_it_starts_is_a_form_error(analyst, autoindex):
+    def backwards(data):
+        prefix = _membership_prefix(data, "AAPL")
+        data[f"{prefix}-start_date"] = "2020-01-02"
+        data[f"{prefix}-end_date"] = "2019-12-31"
+
+    response = _post_memberships(analyst, autoindex, backwards)
+
+    assert response.status_code == 200
+    assert "A membership cannot end before it starts." in response.content.decode()
+    assert _windows(autoindex, "AAPL") == [(None, None)]
+
+
+def test_adding_an_asset_to_the_universe_opens_a_membership(analyst, autoindex):
+    spy = Asset.objects.get(symbol="SPY")
+    data = admin_form_data(analyst.client, _change_url(autoindex))
+    data["universe"] = [*data["universe"], str(spy.pk)]
+
+    response = analyst.client.post(_change_url(autoindex), data)
+
+    assert response.status_code == 302
+    assert _windows(autoindex, "SPY") == [(None, None)]
+    assert IndexMembership.history.filter(asset=spy).get().history_user == analyst.user
+
+
+def test_the_change_page_with_its_memberships_is_a_fixed_number_of_queries(
+    analyst, autoindex, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(40):
+        response = analyst.client.get(_change_url(autoindex))
+
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.total_form_count() == 12

@@ -6,17 +6,18 @@ the queued messages straight from Redis. TwelveData is the loopback fake of test
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 
-from market.models import Asset, Price, RefreshRun
+from market.models import Asset, Dividend, Price, RefreshRun, Split
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import index_inputs_snapshot, indexes_with_changed_inputs
-from portfolio.services import indexes_recompute_enqueue
+from portfolio.services import index_memberships_save, indexes_recompute_enqueue
 from portfolio.tasks import refresh_and_recompute
 from strategy.services import strategy_update
-from tests.factories import RefreshRunFactory
+from tests.factories import AssetFactory, RefreshRunFactory
 from tests.market.conftest import (  # noqa: F401  (fixtures)
     REFRESH_END,
     SERVED_DATES,
@@ -232,5 +233,43 @@ def test_a_refresh_that_finished_before_the_published_run_is_not_an_input_change
     run = IndexRun.objects.get()
     RefreshRunFactory(changed_symbols=["AAPL"])
     RefreshRun.objects.update(finished_at=run.started_at.replace(year=run.started_at.year - 1))
+
+    assert indexes_with_changed_inputs() == []
+
+
+@pytest.mark.django_db
+def test_a_membership_window_edit_lists_the_index(published_autoindex):
+    tsla = published_autoindex.memberships.get(asset__symbol="TSLA")
+    tsla.end_date = datetime.date(2021, 12, 31)
+
+    index_memberships_save(index=published_autoindex, saved=[tsla], actor=None)
+
+    assert indexes_with_changed_inputs() == [published_autoindex]
+
+
+@pytest.mark.django_db
+def test_a_membership_edit_that_saves_nothing_is_not_an_input_change(published_autoindex):
+    assert index_memberships_save(index=published_autoindex, saved=[], actor=None) == {}
+
+    assert indexes_with_changed_inputs() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("symbol", ["NVDA", "SPY"], ids=["member", "benchmark"])
+def test_a_split_stored_since_the_published_run_lists_the_index(published_autoindex, symbol):
+    Split.objects.create(
+        asset=Asset.objects.get(symbol=symbol),
+        effective_date=datetime.date(2024, 6, 10),
+        from_factor=10,
+        to_factor=1,
+    )
+
+    assert indexes_with_changed_inputs() == [published_autoindex]
+
+
+@pytest.mark.django_db
+def test_a_dividend_of_an_asset_outside_the_index_is_not_an_input_change(published_autoindex):
+    outsider = AssetFactory()
+    Dividend.objects.create(asset=outsider, ex_date=datetime.date(2024, 6, 10), amount=1)
 
     assert indexes_with_changed_inputs() == []

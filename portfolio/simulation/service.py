@@ -1,5 +1,9 @@
 """Simulation use case: published levels + FX rates → :func:`.maths.simulate_investment`.
 
+The position grows with the published run's **total-return** levels (dividends reinvested: what
+an investor holding the index keeps) when the run has them, and with its price-return levels
+for a run computed before total-return levels existed.
+
 Errors a client can act on:
 
 - :class:`SimulationInvalidInput` (400, ``invalid-simulation-input``): the request is wrong
@@ -73,8 +77,9 @@ def simulation_run(
 ) -> SimulationResult:
     """Simulate investing in ``index``'s published run; read-only (no writes, no locks).
 
-    Three queries on success: the levels in ``[start, end]`` (one ``values_list`` query), the
-    FX pair lookup and its closes (none for USD). Levels come only from the published run, so
+    Three queries on success: the levels in ``[start, end]`` (one ``values_list`` query: the
+    total-return levels when the run has them, else the price-return levels), the FX pair
+    lookup and its closes (none for USD). Levels come only from the published run, so
     a simulation never sees a half-written computation. Raises the errors listed in the
     module docstring; never returns a partial result.
     """
@@ -109,11 +114,8 @@ def simulation_run(
     # A few days before ``start`` too: a level on or before it proves the index existed then
     # (a weekend start still invests on the next trading day), all in the same one query.
     lookback_start = start - datetime.timedelta(days=START_LOOKBACK_DAYS)
-    rows = list(
-        index_values_published(index=index, start=lookback_start, end=end).values_list(
-            "date", "level"
-        )
-    )
+    published = index_values_published(index=index, start=lookback_start, end=end)
+    rows = list(published.values_list("date", "level", "total_level"))
     if rows and rows[0][0] > start:
         raise SimulationUnprocessable(
             f"The start date {start} is before the first index date {rows[0][0]}.",
@@ -125,9 +127,13 @@ def simulation_run(
     rows = [row for row in rows if row[0] >= start]
     if not rows:
         raise _out_of_range(index=index, start=start, end=end)
-    dates, level_values = zip(*rows, strict=True)
+    dates, price_levels, total_levels = zip(*rows, strict=True)
+    # One run's rows either all have a total-return level or none do (computed before them).
+    with_total = all(total is not None for total in total_levels)
     levels = pd.Series(
-        np.asarray(level_values, dtype=np.float64), index=pd.DatetimeIndex(dates), name="level"
+        np.asarray(total_levels if with_total else price_levels, dtype=np.float64),
+        index=pd.DatetimeIndex(dates),
+        name="total_level" if with_total else "level",
     )
     try:
         return simulate_investment(

@@ -49,7 +49,7 @@ def published_levels(index: Index, start: datetime.date, end: datetime.date):
             run__index=index, run__status="published", date__gte=start, date__lte=end
         )
         .order_by("date")
-        .values_list("date", "level")
+        .values_list("date", "total_level")
     )
 
 

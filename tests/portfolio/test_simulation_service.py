@@ -41,7 +41,7 @@ def level_on_or_after(index: Index, day: datetime.date) -> tuple[datetime.date, 
         .order_by("date")
         .first()
     )
-    return value.date, value.level
+    return value.date, value.total_level
 
 
 def close_on_or_before(symbol: str, day: datetime.date) -> float:
@@ -64,7 +64,7 @@ def test_eur_simulation_matches_an_independent_recomputation(published_index):
             run__index=published_index, run__status="published", date__lte=end
         )
         .order_by("-date")
-        .values_list("date", "level")[0]
+        .values_list("date", "total_level")[0]
     )
     # EUR/USD close = USD per EUR: in at the start day's rate, out at the end day's rate.
     usd_per_eur_start = close_on_or_before("EUR/USD", start_day)
@@ -100,7 +100,7 @@ def test_jpy_simulation_inverts_usd_jpy_and_adds_monthly_contributions(published
             date__lte=end,
         )
         .order_by("date")
-        .values_list("date", "level")
+        .values_list("date", "total_level")
     )
     # Invariants: one value per published trading day, first trading day of Feb/Mar/Apr gets
     # a contribution, invested = 1 000 000 + 3 · 50 000.
@@ -217,3 +217,37 @@ def test_an_unknown_currency_is_a_400():
 
     with pytest.raises(UnknownCurrencyError):
         simulation_run(index=index, amount=100, currency="XYZ", start=D(2020, 1, 1))
+
+
+def test_the_position_grows_with_the_total_return_levels_when_the_run_has_them(published_index):
+    start, end = D(2019, 1, 2), D(2024, 9, 12)
+    rows = dict(
+        IndexValue.objects.filter(
+            run__index=published_index, run__status="published", date__in=[start, end]
+        ).values_list("date", "total_level")
+    )
+
+    result = simulation_run(index=published_index, amount=1000, currency="USD", start=start)
+
+    assert result.final_value == pytest.approx(1000 * rows[end] / rows[start], rel=1e-12)
+    price = dict(
+        IndexValue.objects.filter(
+            run__index=published_index, run__status="published", date__in=[start, end]
+        ).values_list("date", "level")
+    )
+    # Dividends reinvested: the total-return growth beats the price-return growth.
+    assert result.final_value > 1000 * price[end] / price[start]
+
+
+def test_a_run_without_total_levels_grows_the_position_with_its_price_levels(published_index):
+    IndexValue.objects.filter(run__index=published_index).update(total_level=None)
+    start, end = D(2019, 1, 2), D(2024, 9, 12)
+    price = dict(
+        IndexValue.objects.filter(
+            run__index=published_index, run__status="published", date__in=[start, end]
+        ).values_list("date", "level")
+    )
+
+    result = simulation_run(index=published_index, amount=1000, currency="USD", start=start)
+
+    assert result.final_value == pytest.approx(1000 * price[end] / price[start], rel=1e-12)

@@ -157,7 +157,7 @@ class RowChecksums:
 def row_checksums(rows: RunRows) -> RowChecksums:
     """Counts and checksums of ``rows``; the total-return levels count only when the run has
     any (so a run without them checksums as a version-1 archive recorded it)."""
-    value_columns = [_days(rows.value_dates), rows.levels]
+    value_columns: list[npt.NDArray[Any]] = [_days(rows.value_dates), rows.levels]
     if not np.isnan(rows.total_levels).all():
         value_columns.append(rows.total_levels)
     return RowChecksums(

@@ -41,6 +41,7 @@ def level_on_or_after(index: Index, day: datetime.date) -> tuple[datetime.date, 
         .order_by("date")
         .first()
     )
+    assert value.total_level is not None  # the simulation grows with the total return
     return value.date, value.total_level
 
 
@@ -66,6 +67,7 @@ def test_eur_simulation_matches_an_independent_recomputation(published_index):
         .order_by("-date")
         .values_list("date", "total_level")[0]
     )
+    assert end_level is not None
     # EUR/USD close = USD per EUR: in at the start day's rate, out at the end day's rate.
     usd_per_eur_start = close_on_or_before("EUR/USD", start_day)
     usd_per_eur_end = close_on_or_before("EUR/USD", end_day)
@@ -117,7 +119,8 @@ def test_jpy_simulation_inverts_usd_jpy_and_adds_monthly_contributions(published
 
     # Spot value: units bought with each flow (JPY / (JPY per USD) / level), valued on the
     # end day at that day's USD/JPY close.
-    level_of = dict(published_dates)
+    level_of = {day: total for day, total in published_dates if total is not None}
+    assert len(level_of) == len(published_dates)
     units = sum(
         amount / close_on_or_before("USD/JPY", day) / level_of[day]
         for day, amount in result.contributions
@@ -221,11 +224,13 @@ def test_an_unknown_currency_is_a_400():
 
 def test_the_position_grows_with_the_total_return_levels_when_the_run_has_them(published_index):
     start, end = D(2019, 1, 2), D(2024, 9, 12)
-    rows = dict(
-        IndexValue.objects.filter(
+    rows = {
+        day: total
+        for day, total in IndexValue.objects.filter(
             run__index=published_index, run__status="published", date__in=[start, end]
         ).values_list("date", "total_level")
-    )
+        if total is not None
+    }
 
     result = simulation_run(index=published_index, amount=1000, currency="USD", start=start)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics
@@ -217,7 +218,8 @@ class IndexBenchmarkView(_PublishedListView):
         series = benchmark_return_series(
             benchmark_id=pointer.benchmark_id, end=pointer.data_through
         ).of_kind(params["kind"])
-        levels = dict(zip(series.index.date, series.to_numpy().tolist(), strict=True))
+        dates = pd.DatetimeIndex(series.index).date
+        levels = dict(zip(dates, series.to_numpy().tolist(), strict=True))
         return {
             **context,
             "base_value": Decimal(pointer.base_value),

@@ -16,7 +16,12 @@ from rest_framework.response import Response
 from compat.switches import RouteGroup
 from market.models import Asset
 from market.selectors import asset_get, currencies_available, price_list
-from portfolio.selectors import allocations_of_run, index_values_of_run, index_values_published
+from portfolio.selectors import (
+    LEVEL_KIND_PRICE,
+    allocations_of_run,
+    index_values_of_run,
+    index_values_published,
+)
 from portfolio.simulation.fx import UnknownCurrencyError
 from portfolio.simulation.maths import SimulationErrorCode
 from portfolio.simulation.service import (
@@ -128,8 +133,13 @@ class IndexSimulateView(_IndexView):
         # The MVP's clamp: a start before inception starts at inception (clients rely on it).
         start = max(requested, pointer.inception_date)
         try:
+            # The MVP's simulation grew with the price-return levels (v1 serves those).
             result = simulation_run(
-                index=index, amount=data.validated_data["amount"], currency=currency, start=start
+                index=index,
+                amount=data.validated_data["amount"],
+                currency=currency,
+                start=start,
+                kind=LEVEL_KIND_PRICE,
             )
         except UnknownCurrencyError:
             raise V1Error(400, f"Cannot convert from {currency} to USD") from None

@@ -2,7 +2,8 @@
 
 The position grows with the published run's **total-return** levels (dividends reinvested: what
 an investor holding the index keeps) when the run has them, and with its price-return levels
-for a run computed before total-return levels existed.
+for a run computed before total-return levels existed; ``kind="price"`` asks for the
+price-return levels always (``/api/v1`` keeps serving price-return results).
 
 Errors a client can act on:
 
@@ -29,7 +30,7 @@ import pandas as pd
 from core.errors import ApplicationError, ErrorCode, UnprocessableError
 from market.selectors import USD
 from portfolio.models import Index
-from portfolio.selectors import index_run_published, index_values_published
+from portfolio.selectors import LEVEL_KIND_TOTAL, index_run_published, index_values_published
 
 from .fx import usd_per_unit_series
 from .maths import (
@@ -74,6 +75,7 @@ def simulation_run(
     start: datetime.date,
     end: datetime.date | None = None,
     monthly_contribution: Decimal | float = 0,
+    kind: str = LEVEL_KIND_TOTAL,
 ) -> SimulationResult:
     """Simulate investing in ``index``'s published run; read-only (no writes, no locks).
 
@@ -129,7 +131,7 @@ def simulation_run(
         raise _out_of_range(index=index, start=start, end=end)
     dates, price_levels, total_levels = zip(*rows, strict=True)
     # One run's rows either all have a total-return level or none do (computed before them).
-    with_total = all(total is not None for total in total_levels)
+    with_total = kind == LEVEL_KIND_TOTAL and all(total is not None for total in total_levels)
     levels = pd.Series(
         np.asarray(total_levels if with_total else price_levels, dtype=np.float64),
         index=pd.DatetimeIndex(dates),

@@ -69,6 +69,20 @@ def test_second_read_is_served_from_redis_without_reading_the_data(
         assert table not in read_tables
 
 
+@pytest.mark.parametrize("name", ["index-values", "index-metrics", "index-benchmark"])
+def test_each_kind_has_its_own_cached_body_and_etag(viewer, index, name):
+    price = _get(viewer, name, {"kind": "price"})
+    total = _get(viewer, name, {"kind": "total"})
+    total_again = _get(viewer, name, {"kind": "total"})
+
+    assert price.status_code == total.status_code == 200
+    assert price["ETag"] != total["ETag"] == total_again["ETag"]
+    assert price.json() != total.json() == total_again.json()
+    # The default kind is price: the same identity as asking for it.
+    assert _get(viewer, name, {})["ETag"] == price["ETag"]
+    assert _get(viewer, name, {}, HTTP_IF_NONE_MATCH=total["ETag"]).status_code == 200
+
+
 @pytest.mark.parametrize(("name", "params"), PUBLISHED_READS)
 def test_a_matching_etag_is_answered_304_without_a_body(viewer, index, name, params):
     first = _get(viewer, name, params)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,10 +31,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.instrumentation.utils import _start_internal_or_server_span
+from opentelemetry.instrumentation.wsgi import wsgi_getter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -58,9 +61,10 @@ TRACER_NAME = "autoindex"
 # Scrapes and probes are not traced: they would drown the traces that matter. Regexes searched
 # in the request's absolute URL without its query (as OTEL_PYTHON_DJANGO_EXCLUDED_URLS), so
 # anchored: /api/v2/indexes/<slug>/metrics/ is traced.
-UNTRACED_URLS = ",".join(
-    rf"^https?://[^/]+/{path}$" for path in ("health/live", "health/ready", "metrics")
-)
+UNTRACED_PATHS = ("health/live", "health/ready", "metrics")
+UNTRACED_URLS = ",".join(rf"^https?://[^/]+/{path}$" for path in UNTRACED_PATHS)
+# The same test on the request's path, for requests served while nothing exports.
+_UNTRACED_PATH = re.compile("/(?:{})".format("|".join(map(re.escape, UNTRACED_PATHS))))
 
 # The trace and span ids of the request being served (hex), kept for the log lines Django
 # writes after the tracing middleware has closed the request's span ("Not Found: …").
@@ -203,17 +207,63 @@ TRACING_MIDDLEWARE = "core.tracing.TracingMiddleware"
 
 
 class TracingMiddleware(_DjangoMiddleware):
-    """OpenTelemetry's Django middleware, never the cause of an error response: a request whose
-    attributes it cannot read is served untraced. (A path that is not Latin-1 in the WSGI
-    environ: servers never pass one, since they decode the raw bytes as Latin-1, but test
-    transports do, and the library then raises ``UnicodeEncodeError`` before any span starts.)
+    """OpenTelemetry's Django middleware, at the cost of an id while nothing exports, and never
+    the cause of an error response.
+
+    While an exporter is attached (:func:`attach_span_exporter`, checked per request), the
+    library's middleware serves the request: a recorded ``SERVER`` span named after the route,
+    with the request's and response's attributes. While none is, the sampler would drop that
+    span at creation anyway, so the request gets the dropped span directly: a ``SERVER`` span
+    with ids only (a new trace, or the caller's ``traceparent`` trace and baggage), current while
+    the request is served, so log lines carry its ``trace_id``/``span_id`` and the tasks it
+    queues inherit the trace. The library's attribute collection (its absolute URL, built and
+    matched against the untraced URLs at each of its four hooks, a second URL resolution for
+    the span name, the WSGI attributes) is skipped: nothing would keep it. The probes and the
+    scrape (:data:`UNTRACED_PATHS`) get no span either way.
+
+    A request whose attributes the library cannot read is served untraced. (A path that is not
+    Latin-1 in the WSGI environ: servers never pass one, since they decode the raw bytes as
+    Latin-1, but test transports do, and the library then raises ``UnicodeEncodeError`` before
+    any span starts.)
     """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _exporters.processors:
+            response: HttpResponse = super().__call__(request)
+            return response
+        if _UNTRACED_PATH.fullmatch(request.path):
+            return self.get_response(request)
+        span, token = _start_internal_or_server_span(
+            tracer=self._tracer,
+            span_name=request.method or "HTTP",
+            start_time=None,
+            context_carrier=request.META,
+            context_getter=wsgi_getter,
+        )
+        _remember_ids(span, request)
+        activation = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            return self.get_response(request)
+        finally:
+            otel_context.detach(activation)
+            if token is not None:
+                otel_context.detach(token)
 
     def process_request(self, request: HttpRequest) -> None:
         try:
             super().process_request(request)
         except UnicodeError:
             logger.debug("request not traced: its attributes are not Latin-1", exc_info=True)
+
+    # The library's view and exception hooks build the absolute URL again before finding that
+    # the request has no span of theirs: skipped for a request served with ids only.
+    def process_view(self, request: HttpRequest, view_func: Any, *args: Any, **kwargs: Any) -> None:
+        if self._environ_span_key in request.META:
+            super().process_view(request, view_func, *args, **kwargs)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if self._environ_span_key in request.META:
+            super().process_exception(request, exception)
 
 
 def _remember_ids(span: trace.Span, request: HttpRequest) -> None:

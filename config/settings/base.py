@@ -642,9 +642,10 @@ METRICS_COLLECTORS = [
 ]
 if METRICS_ENABLED:
     INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
-    # First and last: the latency covers every other middleware.
+    # django-prometheus's HTTP series, recorded by our lighter pair (core/http_metrics.py).
+    # First and last: one latency covers every other middleware, the other the view.
     MIDDLEWARE = [
-        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        "core.http_metrics.RequestMetricsBeforeMiddleware",
         *MIDDLEWARE,
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
+        "core.http_metrics.RequestMetricsAfterMiddleware",
     ]

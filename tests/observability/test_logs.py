@@ -119,6 +119,42 @@ def test_a_line_django_writes_after_the_response_keeps_the_request_and_trace_ids
     assert HEX_TRACE_ID.match(not_found[0]["trace_id"])
 
 
+CALLER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN_ID = "00f067aa0ba902b7"
+
+
+def test_without_an_exporter_the_lines_carry_the_callers_trace_and_a_span_of_the_request(
+    log_lines,
+):
+    # No exporter is attached here: the request is served with a span that only has ids.
+    response = APIClient().get(
+        "/api/v2/currencies/",
+        HTTP_X_REQUEST_ID="req-log-traceparent",
+        HTTP_TRACEPARENT=f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01",
+    )
+
+    assert response.status_code == 401
+    lines = [line for line in log_lines() if line["request_id"] == "req-log-traceparent"]
+    assert [line["event"] for line in lines] == [
+        "request_started",
+        "request_finished",
+        "Unauthorized: /api/v2/currencies/",  # Django's, after the response
+    ]
+    assert {line["trace_id"] for line in lines} == {CALLER_TRACE_ID}
+    (span_id,) = {line["span_id"] for line in lines}
+    assert HEX_SPAN_ID.match(span_id)
+    assert span_id != CALLER_SPAN_ID
+
+
+def test_probe_lines_carry_no_trace_id(log_lines):
+    response = APIClient().get("/health/live", HTTP_X_REQUEST_ID="req-log-probe-001")
+
+    assert response.status_code == 200
+    lines = [line for line in log_lines() if line["request_id"] == "req-log-probe-001"]
+    assert [line["event"] for line in lines] == ["request_started", "request_finished"]
+    assert [line.get("trace_id") for line in lines] == [None, None]
+
+
 def test_an_ill_formed_request_id_is_replaced_once_for_every_line(log_lines):
     response = APIClient().get("/api/v2/no-such-page/", HTTP_X_REQUEST_ID="bad id\nforged=1")
 

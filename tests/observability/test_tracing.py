@@ -154,6 +154,26 @@ def test_probes_and_scrapes_are_not_traced_the_api_is(spans, path, traced):
 
 
 @pytest.mark.django_db
+def test_a_recorded_request_continues_the_callers_trace(spans):
+    caller_trace_id, caller_span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    Client().get(
+        "/api/v2/currencies/", HTTP_TRACEPARENT=f"00-{caller_trace_id}-{caller_span_id}-01"
+    )
+
+    (served,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert served.parent is not None
+    assert (format(served.context.trace_id, "032x"), format(served.parent.span_id, "016x")) == (
+        caller_trace_id,
+        caller_span_id,
+    )
+    assert (served.name, _attributes(served)["http.status_code"]) == (
+        "GET ^api/(?P<version>v2)/currencies/",
+        401,
+    )
+
+
+@pytest.mark.django_db
 def test_a_path_the_tracing_middleware_cannot_read_is_served_untraced_not_a_500(spans):
     # Django puts the UTF-8-decoded path back into the WSGI environ, and the library's
     # attribute collection quotes it as Latin-1 (servers that send no RAW_URI, e.g. runserver).

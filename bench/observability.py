@@ -1,24 +1,51 @@
 """Observability overhead: the cached published history read with metrics and tracing on vs off.
 
-Figures (one JSON line each):
-- ``observability.history_read_on_ms``: median time of ``GET /api/v2/indexes/bench-history/
-  values/?page_size=5000`` (5,000 levels, served from the Redis read cache after a warm-up),
-  through Django's full middleware stack (test client, signed-in viewer), with
-  ``METRICS_ENABLED`` and ``TRACING_ENABLED`` true and no span exporter configured;
-- ``observability.history_read_off_ms``: the same with both false;
-- ``observability.overhead_pct``: (on − off) / off × 100 (goal ≤ 5 %);
-- ``observability.overhead_cpu_pct``: the same on the web process's CPU time per read;
-- ``observability.metrics_overhead_pct`` / ``observability.metrics_overhead_cpu_pct``: metrics
-  on and tracing off against both off (what metrics alone cost; the rest is tracing's).
+What is read: ``GET /api/v2/indexes/bench-history/values/?page_size=5000`` (5,000 levels, served
+from the Redis read cache after a warm-up) through Django's full middleware stack (the test
+client, a signed-in viewer), as a client would. Three modes, each in an interpreter of its own
+(settings are read once per process; this module run as ``python -m bench.observability
+<database> <user id> <cpu>``) against the benchmark database created by ``bench``:
 
-Settings are read once per process, so each mode runs in an interpreter of its own (this module
-run as ``python -m bench.observability <database> <user id>``) against the benchmark database
-created by ``bench``. All stay up and take turns: ``ROUNDS`` rounds of ``ROUND_REQUESTS`` reads,
-one mode at a time, the order reversed every other round. The read times are the medians of
-the rounds' medians; an overhead is the median of the rounds' paired overheads (a mode against
-``off`` in the same round), so a machine slowing down or speeding up during the run (other
-processes) favours no mode. On a loaded machine the wall-clock figures still scatter by tens of
-per cent from round to round: compare them on an idle one.
+- ``on``: ``METRICS_ENABLED`` and ``TRACING_ENABLED`` true with no span exporter configured (the
+  production default without a collector: psycopg/Redis client spans off, ``auto``);
+- ``off``: both false (no metrics middleware, database or cache wrappers; no tracer provider);
+- ``metrics``: metrics on, tracing off, for attribution (what is not metrics' is tracing's).
+
+Logging is the same in every mode (``LOG_LEVEL=WARNING``: no per-request lines written).
+
+How:
+
+- ``SESSIONS`` sessions, one after the other; a session starts one process per mode, all with
+  the same ``PYTHONHASHSEED`` (the session's number) and all pinned to the same CPU. Two
+  processes of the *same* mode differ by a few per cent from their hash seeds and memory layout
+  alone; the same seed within a session removes most of that, and several sessions average the
+  rest out instead of letting one pair of processes decide the figure;
+- each process warms up (``WARMUP_REQUESTS`` reads), then one round is run and discarded;
+- a round is ``ROUND_TURNS`` turns; in a turn every mode serves one read, in an order rotating
+  from turn to turn, so the modes' reads are milliseconds apart and see the same machine. A
+  turn's paired overhead of a mode is its read's time / ``off``'s read's time − 1;
+- each read is timed inside the serving process: wall time (``perf_counter``) and that
+  process's CPU time (``process_time``: user + system of the process answering, not
+  PostgreSQL's or Redis's, so other processes' load disturbs it less than wall time).
+
+Figures (one JSON line each), over the ``SESSIONS × ROUNDS_PER_SESSION`` measured rounds:
+
+- ``observability.history_read_on_ms`` / ``_off_ms``: the median of the rounds' median wall time
+  per read;
+- ``observability.overhead_pct``: the goal's figure (≤ 5 %): the median over rounds of the
+  round's overhead (the median of its turns' paired overheads), on wall time, × 100;
+- ``observability.overhead_cpu_pct``: the same on the serving process's CPU time per read (the
+  larger, conservative, share: the database's and Redis's time is not in its denominator);
+- ``observability.overhead_spread_pct`` / ``overhead_cpu_spread_pct``: the interquartile range
+  of the per-round overheads (75th minus 25th percentile, in percentage points): how much one
+  round scatters. The figure itself, a median of all rounds, has a standard error of about
+  this spread / √(rounds), i.e. a sixth of it;
+- ``observability.metrics_overhead_pct`` / ``metrics_overhead_cpu_pct``: metrics alone against
+  ``off``, in the same way.
+
+Medians (not means) keep a read that another process delayed by milliseconds from deciding a
+round. Nothing is left out of the ``on`` reads: every one is served with the metrics
+middlewares, database and cache counters, a span with trace ids and the log context.
 """
 
 from __future__ import annotations
@@ -35,9 +62,10 @@ from typing import Any
 
 SLUG = "bench-history"
 LEVELS = 5000
-ROUNDS = 40
-WARMUP_REQUESTS = 50
-ROUND_REQUESTS = 25
+SESSIONS = 4
+ROUNDS_PER_SESSION = 8
+ROUND_TURNS = 30
+WARMUP_REQUESTS = 60
 MODES = {
     # Production's default: psycopg/Redis spans only in a process that exports (none here).
     "on": {"METRICS_ENABLED": "true", "TRACING_ENABLED": "true", "TRACING_CLIENT_SPANS": "auto"},
@@ -90,9 +118,10 @@ def _published_history() -> Any:
     return viewer
 
 
-def _serve_measurements(database: str, user_id: int) -> None:
-    """In a fresh process (one mode): warm the cache, then answer each line ``N`` on stdin
-    with the median seconds of ``N`` reads (a JSON line), until stdin closes."""
+def _serve_measurements(database: str, user_id: int, cpu: int) -> None:
+    """In a fresh process (one mode), on CPU ``cpu`` only: warm up, then answer each line on
+    stdin with the wall and CPU seconds of one read (a JSON line), until stdin closes."""
+    os.sched_setaffinity(0, {cpu})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
 
@@ -118,29 +147,32 @@ def _serve_measurements(database: str, user_id: int) -> None:
     if len(response.json()["results"]) != LEVELS:
         raise RuntimeError("the history read did not return every level")
     print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        wall, cpu = [], []
-        for _ in range(int(line)):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            client.get(url)
-            wall.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-        answer = {"median_s": statistics.median(wall), "median_cpu_s": statistics.median(cpu)}
+    for _line in sys.stdin:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        client.get(url)
+        answer = {"s": time.perf_counter() - started, "cpu_s": time.process_time() - started_cpu}
         print(json.dumps(answer), flush=True)
 
 
 class _Mode:
-    """One measuring process in one mode, driven round by round over its stdin/stdout."""
+    """One measuring process in one mode, driven read by read over its stdin/stdout."""
 
-    def __init__(self, mode: str, database: str, user_id: int) -> None:
+    def __init__(self, mode: str, database: str, user_id: int, cpu: int, seed: int) -> None:
         self.mode = mode
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bench.observability", database, str(user_id)],
-            env={**os.environ, **CHILD_ENVIRONMENT, **MODES[mode]},
+            [sys.executable, "-m", "bench.observability", database, str(user_id), str(cpu)],
+            env={
+                **os.environ,
+                **CHILD_ENVIRONMENT,
+                **MODES[mode],
+                "PYTHONHASHSEED": str(seed),
+            },
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
+
+    def ready(self) -> None:
         self._answer()  # warmed up
 
     def _answer(self) -> dict[str, Any]:
@@ -151,13 +183,13 @@ class _Mode:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def round(self, requests: int) -> tuple[float, float]:
-        """Median wall-clock and CPU seconds of ``requests`` reads."""
+    def read(self) -> tuple[float, float]:
+        """Wall-clock and CPU seconds of one read."""
         assert self.process.stdin is not None  # noqa: S101 - a pipe was asked for
-        self.process.stdin.write(f"{requests}\n")
+        self.process.stdin.write("\n")
         self.process.stdin.flush()
         answer = self._answer()
-        return float(answer["median_s"]), float(answer["median_cpu_s"])
+        return float(answer["s"]), float(answer["cpu_s"])
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -165,36 +197,87 @@ class _Mode:
         self.process.wait(timeout=60)
 
 
+class _Round:
+    """One round's reads: per mode, the wall and CPU seconds of each turn's read."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[float]] = {mode: [] for mode in MODES}
+        self.cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+
+    def overhead(self, mode: str, *, cpu: bool) -> float:
+        """The median over the round's turns of ``mode``'s read against ``off``'s read of the
+        same turn: read / off read − 1."""
+        times = self.cpu if cpu else self.wall
+        pairs = zip(times[mode], times["off"], strict=True)
+        return statistics.median([seconds / off_seconds - 1 for seconds, off_seconds in pairs])
+
+
+def _round(modes: dict[str, _Mode]) -> _Round:
+    """``ROUND_TURNS`` turns of one read per mode, the order rotating from turn to turn."""
+    names = list(modes)
+    measured = _Round()
+    for turn in range(ROUND_TURNS):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            seconds, cpu_seconds = modes[name].read()
+            measured.wall[name].append(seconds)
+            measured.cpu[name].append(cpu_seconds)
+    return measured
+
+
+def _session(database: str, user_id: int, cpu: int, seed: int) -> list[_Round]:
+    """One process per mode (all with hash seed ``seed``), warmed up, then
+    ``ROUNDS_PER_SESSION`` measured rounds after one discarded."""
+    modes = {mode: _Mode(mode, database, user_id, cpu, seed) for mode in MODES}
+    try:
+        for measuring in modes.values():
+            measuring.ready()
+        _round(modes)  # warm-up, discarded
+        return [_round(modes) for _ in range(ROUNDS_PER_SESSION)]
+    finally:
+        for measuring in modes.values():
+            measuring.close()
+
+
+def _percent(value: float) -> float:
+    return round(value * 100, 2)
+
+
+def _spread(overheads: list[float]) -> float:
+    """The interquartile range of the per-round overheads."""
+    first, _, third = statistics.quantiles(overheads, n=4)
+    return third - first
+
+
 def run() -> Iterator[dict[str, Any]]:
     from django.db import connection
 
     viewer = _published_history()
     database = connection.settings_dict["NAME"]
-    _log(f"{LEVELS} levels published; {ROUNDS} rounds of {ROUND_REQUESTS} reads per mode")
-    modes = {mode: _Mode(mode, database, viewer.pk) for mode in MODES}
-    medians: dict[str, list[float]] = {mode: [] for mode in MODES}
-    cpu_medians: dict[str, list[float]] = {mode: [] for mode in MODES}
-    overheads: dict[str, list[float]] = {"on": [], "metrics": []}
-    cpu_overheads: dict[str, list[float]] = {"on": [], "metrics": []}
-    try:
-        for number in range(ROUNDS):
-            # Alternate the order, so no mode always follows the same one.
-            order = list(MODES) if number % 2 == 0 else list(reversed(MODES))
-            for mode in order:
-                wall, cpu = modes[mode].round(ROUND_REQUESTS)
-                medians[mode].append(wall)
-                cpu_medians[mode].append(cpu)
-            for mode in overheads:
-                overheads[mode].append(medians[mode][-1] / medians["off"][-1] - 1)
-                cpu_overheads[mode].append(cpu_medians[mode][-1] / cpu_medians["off"][-1] - 1)
-    finally:
-        for measuring in modes.values():
-            measuring.close()
-    on = statistics.median(medians["on"])
-    off = statistics.median(medians["off"])
     _log(
-        f"on {on * 1000:.3f} ms, off {off * 1000:.3f} ms; per-round overheads (%) "
-        + ", ".join(f"{overhead * 100:.1f}" for overhead in overheads["on"])
+        f"{LEVELS} levels published; {SESSIONS} sessions of {ROUNDS_PER_SESSION} rounds of "
+        f"{ROUND_TURNS} interleaved reads per mode"
+    )
+    # Every mode on the same CPU: on a shared machine one CPU may be slower than another for
+    # seconds at a time (its sibling busy, another process), which would favour whichever mode
+    # the scheduler kept there. Each read still runs alone: the modes take turns.
+    cpu = max(os.sched_getaffinity(0))
+    rounds = [
+        measured
+        for session in range(SESSIONS)
+        for measured in _session(database, viewer.pk, cpu, seed=session + 1)
+    ]
+    on = statistics.median([statistics.median(measured.wall["on"]) for measured in rounds])
+    off = statistics.median([statistics.median(measured.wall["off"]) for measured in rounds])
+    overheads = {
+        (mode, cpu_time): [measured.overhead(mode, cpu=cpu_time) for measured in rounds]
+        for mode in ("on", "metrics")
+        for cpu_time in (False, True)
+    }
+    _log(
+        f"on {on * 1000:.3f} ms, off {off * 1000:.3f} ms; per-round overheads wall (%) "
+        + ", ".join(f"{overhead * 100:.1f}" for overhead in overheads["on", False])
+        + "; CPU (%) "
+        + ", ".join(f"{overhead * 100:.1f}" for overhead in overheads["on", True])
     )
     yield {"name": "observability.history_read_on_ms", "value": round(on * 1000, 3), "unit": "ms"}
     yield {
@@ -202,30 +285,17 @@ def run() -> Iterator[dict[str, Any]]:
         "value": round(off * 1000, 3),
         "unit": "ms",
     }
-    yield {
-        "name": "observability.overhead_pct",
-        "value": round(statistics.median(overheads["on"]) * 100, 2),
-        "unit": "%",
+    figures = {
+        "overhead_pct": statistics.median(overheads["on", False]),
+        "overhead_spread_pct": _spread(overheads["on", False]),
+        "overhead_cpu_pct": statistics.median(overheads["on", True]),
+        "overhead_cpu_spread_pct": _spread(overheads["on", True]),
+        "metrics_overhead_pct": statistics.median(overheads["metrics", False]),
+        "metrics_overhead_cpu_pct": statistics.median(overheads["metrics", True]),
     }
-    # The web process's own CPU per read: what observability adds (Python in the process), less
-    # disturbed than wall time by other processes on the machine; PostgreSQL's and Redis's time
-    # is not in the denominator, so this percentage is the larger (conservative) one.
-    yield {
-        "name": "observability.overhead_cpu_pct",
-        "value": round(statistics.median(cpu_overheads["on"]) * 100, 2),
-        "unit": "%",
-    }
-    yield {
-        "name": "observability.metrics_overhead_pct",
-        "value": round(statistics.median(overheads["metrics"]) * 100, 2),
-        "unit": "%",
-    }
-    yield {
-        "name": "observability.metrics_overhead_cpu_pct",
-        "value": round(statistics.median(cpu_overheads["metrics"]) * 100, 2),
-        "unit": "%",
-    }
+    for name, figure in figures.items():
+        yield {"name": f"observability.{name}", "value": _percent(figure), "unit": "%"}
 
 
 if __name__ == "__main__":
-    _serve_measurements(sys.argv[1], int(sys.argv[2]))
+    _serve_measurements(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,11 +1,15 @@
-"""Property tests of the engine (hypothesis): weight invariants, no look-ahead, scale
-invariance, and the single-asset index reproducing its asset."""
+"""Property tests of the engine (hypothesis): weight invariants, no look-ahead (closes and
+the dated point-in-time inputs), scale invariance, and the single-asset index reproducing its
+asset."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -119,6 +123,111 @@ def test_changing_prices_after_t_leaves_everything_up_to_t_unchanged(
     )
     pd.testing.assert_series_equal(
         modified.turnover.loc[:cut_date], original.turnover.loc[:cut_date], rtol=1e-12
+    )
+
+
+def dated_frame(
+    rng: np.random.Generator,
+    dates: pd.DatetimeIndex,
+    columns: pd.Index,
+    density: float,
+    values: Callable[[int], npt.NDArray[np.float64]],
+) -> pd.DataFrame:
+    """Random calendar-dated rows (weekends, a week before the first close and after the last
+    included), NaN except with probability ``density``."""
+    calendar = pd.date_range(dates[0] - pd.Timedelta(days=7), dates[-1] + pd.Timedelta(days=7))
+    chosen = calendar[rng.random(len(calendar)) < 0.3]
+    cells = values(len(chosen) * len(columns)).reshape(len(chosen), len(columns))
+    cells[rng.random(cells.shape) >= density] = np.nan
+    return pd.DataFrame(cells, index=chosen, columns=columns)
+
+
+def point_in_time_inputs(rng: np.random.Generator, closes: pd.DataFrame) -> dict[str, Any]:
+    """Dated caps, shares, splits, dividends and a membership mask for ``closes``."""
+    dates, columns = pd.DatetimeIndex(closes.index), closes.columns
+    multipliers = np.array([4.0, 2.0, 3.0, 0.5, 0.125])
+    membership = pd.DataFrame(
+        rng.random(closes.shape) < 0.85, index=closes.index, columns=closes.columns
+    )
+    return {
+        "market_caps": dated_frame(rng, dates, columns, 0.4, lambda n: rng.uniform(1e8, 1e10, n)),
+        "shares_outstanding": dated_frame(
+            rng, dates, columns, 0.3, lambda n: rng.uniform(1e6, 1e8, n)
+        ),
+        "splits": dated_frame(rng, dates, columns, 0.05, lambda n: rng.choice(multipliers, n)),
+        "dividends": dated_frame(rng, dates, columns, 0.1, lambda n: rng.uniform(0.01, 1.0, n)),
+        "membership": membership.iloc[:, : len(columns) - 1],  # the last asset: always a member
+    }
+
+
+def perturbed_after(
+    rng: np.random.Generator, inputs: dict[str, Any], cut_date: pd.Timestamp
+) -> dict[str, Any]:
+    """``inputs`` with every dated row after ``cut_date`` replaced by fresh random rows (and
+    the membership after ``cut_date`` redrawn)."""
+    changed: dict[str, Any] = {}
+    for name, frame in inputs.items():
+        frame = frame.copy()
+        later = frame.index > cut_date
+        if name == "membership":
+            frame.loc[later] = rng.random((int(later.sum()), frame.shape[1])) < 0.5
+            changed[name] = frame.astype(bool)
+            continue
+        values = frame.loc[later].to_numpy()
+        if name == "splits":
+            fresh = rng.choice(np.array([2.0, 0.25, 7.0]), values.shape)
+        else:
+            fresh = values * rng.uniform(0.1, 10.0, values.shape)
+            fresh[np.isnan(fresh)] = rng.uniform(0.5, 2.0) * np.nanmax(values, initial=1.0)
+        fresh[rng.random(values.shape) < 0.5] = np.nan
+        frame.loc[later] = fresh
+        extra = pd.DataFrame(
+            rng.uniform(0.5, 4.0, (1, frame.shape[1])),
+            index=[cut_date + pd.Timedelta(hours=36)],
+            columns=frame.columns,
+        )
+        changed[name] = pd.concat([frame.drop(index=extra.index, errors="ignore"), extra])
+    return changed
+
+
+def run_point_in_time_or_skip(
+    closes: pd.DataFrame, config: EngineConfig, inputs: dict[str, Any]
+) -> IndexResult:
+    try:
+        return compute_index(closes, config=config, **inputs)
+    except InsufficientDataError:
+        assume(False)
+        raise
+
+
+@PROPERTY_SETTINGS
+@given(closes=price_matrices(), config=configs(), data=st.data())
+def test_changing_dated_inputs_after_t_leaves_everything_up_to_t_unchanged(
+    closes: pd.DataFrame, config: EngineConfig, data: st.DataObject
+) -> None:
+    # Caps, shares, splits, dividends and membership dated after t (and the closes after t)
+    # may change arbitrarily: levels, total levels, weights and turnover up to t do not.
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    inputs = point_in_time_inputs(rng, closes)
+    original = run_point_in_time_or_skip(closes, config, inputs)
+    cut = data.draw(st.integers(1, len(closes) - 2))
+    cut_date = closes.index[cut]
+    assume(original.levels.index[0] <= cut_date)
+    changed_closes = closes.copy()
+    tail = changed_closes.iloc[cut + 1 :].to_numpy()
+    changed_closes.iloc[cut + 1 :] = tail * rng.uniform(0.2, 5.0, tail.shape)
+    changed = perturbed_after(rng, inputs, cut_date)
+
+    modified = compute_index(changed_closes, config=config, **changed)
+
+    for name in ("levels", "total_levels", "turnover"):
+        pd.testing.assert_series_equal(
+            getattr(modified, name).loc[:cut_date],
+            getattr(original, name).loc[:cut_date],
+            rtol=1e-12,
+        )
+    pd.testing.assert_frame_equal(
+        modified.weights.loc[:cut_date], original.weights.loc[:cut_date], rtol=1e-12
     )
 
 

@@ -12,7 +12,12 @@ Guarantees:
 - PostgreSQL archives its WAL (``archive_mode = on``) into ``wal_archive_dir_for(data_dir)``, so
   that ``manage.py pitr_drill`` can recover any point in time since a base backup. Turning
   archiving on needs one server restart; ``ensure_postgres`` does it at start-up, and only when
-  no other client is connected (otherwise it leaves it for the next start and says so).
+  no other client is connected (otherwise it leaves it for the next start and says so);
+- ``ensure_replica`` (``python -m core.embedded up --replica``) adds a real streaming standby of
+  that server under ``<repo>/.data/postgres-replica`` (``pg_basebackup -R`` with pgserver's own
+  binaries), on its own socket folder and port, no TCP listener; it is as idempotent as the
+  primary (reused when it answers, restarted when its process is gone, rebuilt when it is a copy
+  of another cluster) and ``down`` stops both.
 
 Production settings never import this module.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 import re
@@ -54,6 +60,15 @@ WAL_SEGMENT_NAME = re.compile(r"^[0-9A-F]{24}$")
 # A segment's first page starts with XLogLongPageHeaderData: the 24-byte short header, then the
 # cluster's 64-bit system identifier (in the server's byte order, i.e. this machine's).
 WAL_SYSID_OFFSET = 24
+REPLICA_DIR_NAME = "postgres-replica"
+# Only names the standby's socket file (.s.PGSQL.5433) in its own folder: there is no TCP
+# listener, so it cannot clash with the primary or another server.
+REPLICA_PORT = 5433
+REPLICA_START_TIMEOUT_S = 60
+REPLICA_BASE_BACKUP_TIMEOUT_S = 600
+# Files of the running primary that the copy must not inherit (pgserver keeps its log and the
+# socket lock in the data directory; pg_basebackup already skips postmaster.pid and .opts).
+REPLICA_SKIPPED_FILES = ("log", ".handle_pids.json", "backup_manifest")
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -397,7 +412,8 @@ def _stop_redis(redis_dir: Path) -> None:
 
 
 def stop_all(data_dir: Path = DATA_DIR) -> None:
-    """Stop both embedded servers (used by ``make stop``); data is kept."""
+    """Stop the embedded servers, the standby first (used by ``make stop``); data is kept."""
+    stop_replica(data_dir / REPLICA_DIR_NAME)
     _stop_redis(data_dir / "redis")
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
@@ -411,22 +427,336 @@ def stop_all(data_dir: Path = DATA_DIR) -> None:
             pg_commands.pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
 
 
+def pg_tool_path(name: str) -> Path | None:
+    """A PostgreSQL binary: the one the pgserver wheel bundles, else the first on PATH, else None.
+
+    ``find_spec`` locates the wheel without importing it (importing pgserver has side effects).
+    """
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "pginstall" / "bin" / name
+        if bundled.exists():
+            return bundled
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def replica_supported() -> bool:
+    """Whether a standby can be built here (pg_basebackup, pg_ctl and pg_controldata found)."""
+    return all(pg_tool_path(name) for name in ("pg_basebackup", "pg_ctl", "pg_controldata"))
+
+
+def _run_pg_tool(name: str, args: list[str], *, timeout_s: float) -> str:
+    """Run a PostgreSQL binary as the server's OS user; one-line ``EmbeddedServiceError`` if not.
+
+    Output goes to temporary files, not pipes: a server that ``pg_ctl start`` leaves running
+    would hold pipes open and make the call hang.
+    """
+    tool = pg_tool_path(name)
+    if tool is None:
+        raise EmbeddedServiceError(f"{name} not found: install the pgserver wheel")
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        try:
+            subprocess.run(  # noqa: S603 - an argument list of our own, no shell
+                [str(tool), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                text=True,
+                check=True,
+                timeout=timeout_s,
+                user=_server_os_user(),
+            )
+        except subprocess.CalledProcessError:
+            stderr.seek(0)
+            lines = [line for line in stderr.read().splitlines() if line.strip()]
+            reason = lines[-1] if lines else "no output"
+            raise EmbeddedServiceError(f"{name} failed: {reason}") from None
+        except subprocess.TimeoutExpired:
+            raise EmbeddedServiceError(f"{name} did not finish within {timeout_s:g} s") from None
+        stdout.seek(0)
+        return stdout.read()
+
+
+def _hand_over(path: Path) -> None:
+    """Give ``path`` to the server's OS user (when we are root) and let it traverse the parents."""
+    server_user = _server_os_user()
+    if server_user is None:
+        return
+    pgserver_utils: Any = importlib.import_module("pgserver.utils")
+    pgserver_utils.ensure_prefix_permissions(path)
+    shutil.chown(path, user=server_user, group=server_user)
+
+
+def _replica_socket_dir(replica_dir: Path) -> Path:
+    """The standby's socket folder: its data directory, or a stable short one when too deep."""
+    if len(str(replica_dir / f".s.PGSQL.{REPLICA_PORT}")) <= MAX_SOCKET_PATH_LENGTH:
+        return replica_dir
+    digest = hashlib.sha256(str(replica_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"autoindex-pg-replica-{digest}"
+
+
+def replica_params(primary: PostgresParams, replica_dir: Path) -> PostgresParams:
+    """How the standby of ``primary`` in ``replica_dir`` is reached (its socket, same database)."""
+    return PostgresParams(
+        host=str(_replica_socket_dir(replica_dir)),
+        port=REPLICA_PORT,
+        user=primary.user,
+        name=primary.name,
+    )
+
+
+def _system_identifier(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _data_dir_system_identifier(pgdata: Path) -> str | None:
+    """The system identifier in a stopped or running data directory's control file."""
+    if not (pgdata / "global" / "pg_control").exists():
+        return None
+    output = _run_pg_tool("pg_controldata", ["-D", str(pgdata)], timeout_s=30)
+    found = re.search(r"^Database system identifier:\s+(\d+)$", output, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def _replica_base_backup(
+    primary: PostgresParams, replica_dir: Path, wal_archive_dir: Path | None
+) -> None:
+    """Copy the running primary into ``replica_dir`` (new) as a standby that streams from it.
+
+    ``-R`` writes ``standby.signal`` and ``primary_conninfo``; ``-X stream`` brings the WAL the
+    copy needs to be consistent. The copy never archives (a promoted copy must not write into the
+    primary's archive); with ``wal_archive_dir`` it restores from that archive any WAL the
+    primary recycled while the standby was stopped.
+    """
+    replica_dir.mkdir(parents=True)
+    replica_dir.chmod(0o700)  # postgres refuses a data directory others can read
+    _hand_over(replica_dir)
+    try:
+        _run_pg_tool(
+            "pg_basebackup",
+            [
+                "-D",
+                str(replica_dir),
+                "-h",
+                primary.host,
+                "-p",
+                str(primary.port),
+                "-U",
+                primary.user,
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-R",
+                "--no-password",
+            ],
+            timeout_s=REPLICA_BASE_BACKUP_TIMEOUT_S,
+        )
+    except EmbeddedServiceError:
+        shutil.rmtree(replica_dir, ignore_errors=True)
+        raise
+    for leftover in [*REPLICA_SKIPPED_FILES, *(p.name for p in replica_dir.glob(".s.PGSQL.*"))]:
+        (replica_dir / leftover).unlink(missing_ok=True)
+    settings = {"archive_mode": "off", "hot_standby": "on", "hot_standby_feedback": "on"}
+    if wal_archive_dir is not None and wal_archive_dir.is_dir():
+        archive = shlex.quote(str(wal_archive_dir.resolve()).replace("%", "%%"))
+        settings["restore_command"] = f"cp {archive}/%f %p"
+    with (replica_dir / "postgresql.auto.conf").open("a") as auto_conf:
+        auto_conf.write("# core.embedded: a streaming standby of the embedded server\n")
+        for name, value in settings.items():
+            auto_conf.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
+
+
+def replica_answers(params: PostgresParams) -> bool:
+    """Whether the standby at ``params`` accepts connections and is in recovery (a standby)."""
+    try:
+        with psycopg.connect(
+            host=params.host,
+            port=params.port,
+            user=params.user,
+            dbname="postgres",
+            connect_timeout=3,
+        ) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
+
+
+def ensure_replica(
+    primary: PostgresParams | None = None,
+    replica_dir: Path | None = None,
+    *,
+    wal_archive_dir: Path | None = None,
+) -> PostgresParams:
+    """Start (or reuse) a streaming standby of ``primary`` (default: the embedded server).
+
+    Idempotent: a standby that answers is reused; one whose process is gone is started again on
+    its data directory (it catches up by streaming); one that is a copy of another cluster (the
+    primary's data directory was recreated) is rebuilt with a fresh base backup. Returns once it
+    accepts read-only connections. ``replica_dir`` defaults to ``.data/postgres-replica``.
+    """
+    primary = primary or ensure_postgres()
+    replica_dir = replica_dir or DATA_DIR / REPLICA_DIR_NAME
+    params = replica_params(primary, replica_dir)
+    if replica_answers(params):
+        return params
+    with psycopg.connect(
+        host=primary.host, port=primary.port, user=primary.user, dbname="postgres"
+    ) as conn:
+        primary_sysid = _system_identifier(conn)
+    replica_sysid = _data_dir_system_identifier(replica_dir)
+    if replica_sysid is not None and replica_sysid != primary_sysid:
+        logger.warning("embedded replica %s copies another cluster; rebuilding it", replica_dir)
+        stop_replica(replica_dir)
+        shutil.rmtree(replica_dir)
+        replica_sysid = None
+    if replica_sysid is None:
+        if replica_dir.exists():
+            shutil.rmtree(replica_dir)  # an unfinished base backup
+        _replica_base_backup(primary, replica_dir, wal_archive_dir)
+    pid_file = replica_dir / "postmaster.pid"
+    if pid_file.exists() and not _postmaster_alive(pid_file):
+        pid_file.unlink()  # a crashed standby left it behind
+    socket_dir = Path(params.host)
+    if socket_dir != replica_dir:
+        socket_dir.mkdir(mode=0o700, exist_ok=True)
+        _hand_over(socket_dir)
+    log_file = replica_dir / "log"
+    _run_pg_tool(
+        "pg_ctl",
+        [
+            "-D",
+            str(replica_dir),
+            "-w",
+            "-t",
+            str(REPLICA_START_TIMEOUT_S),
+            "-l",
+            str(log_file),
+            "-o",
+            f"-h '' -k {shlex.quote(str(socket_dir))} -p {REPLICA_PORT}",
+            "start",
+        ],
+        timeout_s=REPLICA_START_TIMEOUT_S + 10,
+    )
+    deadline = time.monotonic() + REPLICA_START_TIMEOUT_S
+    while not replica_answers(params):
+        if time.monotonic() > deadline:
+            raise EmbeddedServiceError(f"embedded replica did not start; see {log_file}")
+        time.sleep(0.1)
+    return params
+
+
+def _postmaster_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def stop_replica(replica_dir: Path | None = None) -> None:
+    """Stop the standby in ``replica_dir`` (fast shutdown) if it runs; its data is kept."""
+    replica_dir = replica_dir or DATA_DIR / REPLICA_DIR_NAME
+    if not (replica_dir / "postmaster.pid").exists():
+        return
+    try:
+        _run_pg_tool("pg_ctl", ["-D", str(replica_dir), "-w", "-m", "fast", "stop"], timeout_s=60)
+    except EmbeddedServiceError:
+        if _postmaster_alive(replica_dir / "postmaster.pid"):
+            raise
+
+
+def replica_status(
+    primary: PostgresParams | None = None, replica_dir: Path | None = None
+) -> dict[str, Any]:
+    """The standby's state for ``python -m core.embedded status``: running, replay position, lag.
+
+    ``lag_seconds`` follows ``core.replica``: 0 once all the WAL received is replayed.
+    """
+    replica_dir = replica_dir or DATA_DIR / REPLICA_DIR_NAME
+    if not (replica_dir / "PG_VERSION").exists():
+        return {"replica": "absent", "data_dir": str(replica_dir)}
+    if primary is None:
+        primary = _running_primary(DATA_DIR / "postgres")
+        if primary is None:
+            return {"replica": "unknown: the embedded primary is not running"}
+    params = replica_params(primary, replica_dir)
+    if not replica_answers(params):
+        return {"replica": "stopped", "data_dir": str(replica_dir)}
+    with psycopg.connect(
+        host=params.host, port=params.port, user=params.user, dbname="postgres"
+    ) as conn:
+        row = conn.execute(
+            "SELECT pg_last_wal_replay_lsn()::text, CASE "
+            "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+            "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
+            "(SELECT status FROM pg_stat_wal_receiver)"
+        ).fetchone()
+    replay_lsn, lag, receiver = row if row else (None, None, None)
+    return {
+        "replica": "running",
+        "url": params.url,
+        "replay_lsn": replay_lsn,
+        "lag_seconds": None if lag is None else float(lag),
+        "wal_receiver": receiver or "not streaming",
+    }
+
+
+def _running_primary(pgdata: Path) -> PostgresParams | None:
+    """The running embedded primary's connection parameters, read from its postmaster.pid."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        # postmaster.pid: pid, data dir, start time, port, socket dir, listen address, ...
+        return PostgresParams(
+            host=lines[4], port=int(lines[3]), user="postgres", name=DATABASE_NAME
+        )
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main() -> None:
-    """``python -m core.embedded [up|down|env]``: manage the servers from the shell."""
+    """``python -m core.embedded [up|down|env|status] [--replica]``: manage the servers.
+
+    ``--replica`` with ``up`` or ``env`` also starts the streaming standby (and ``env`` prints
+    its ``DATABASE_REPLICA_URL``); ``down`` stops every server, the standby included.
+    """
     import sys
 
-    command = sys.argv[1] if len(sys.argv) > 1 else "up"
+    args = sys.argv[1:]
+    with_replica = "--replica" in args
+    commands = [arg for arg in args if not arg.startswith("--")]
+    command = commands[0] if commands else "up"
     if command == "down":
         stop_all()
+        return
+    if command == "status":
+        for name, value in replica_status().items():
+            print(f"{name}: {value}")  # noqa: T201
         return
     # `up` is how local runs start (make run): their server archives WAL for the PITR drill.
     params = ensure_postgres(archive_wal=command == "up")
     redis_url = ensure_redis()
+    replica = (
+        ensure_replica(params, wal_archive_dir=wal_archive_dir_for(DATA_DIR))
+        if with_replica
+        else None
+    )
     if command == "env":
         print(f"export DATABASE_URL='{params.url}'")  # noqa: T201
         print(f"export REDIS_URL='{redis_url}'")  # noqa: T201
+        if replica is not None:
+            print(f"export DATABASE_REPLICA_URL='{replica.url}'")  # noqa: T201
     else:
         print(f"postgres: {params.url}\nredis:    {redis_url}")  # noqa: T201
+        if replica is not None:
+            print(f"replica:  {replica.url}")  # noqa: T201
 
 
 if __name__ == "__main__":

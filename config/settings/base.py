@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "core.api_paths.ApiPathMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Replica-safe reads may use the read replica (core/db_router.py); nothing without one.
+    "core.db_router.ReplicaRoutingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -167,6 +169,42 @@ def database_settings(config: dict[str, Any]) -> dict[str, Any]:
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
     config["OPTIONS"] = options
     return config
+
+
+# READ REPLICA (docs/scale-out.md, "Read replica"). DATABASE_REPLICA_URL (optional): a streaming
+# standby of the primary, the ``replica`` alias (built like ``default``). Published index reads
+# and catalogues (core.db_router.REPLICA_SAFE_READS) use it while it answers and lags at most
+# DATABASE_REPLICA_MAX_LAG_SECONDS (each process measures it every DATABASE_REPLICA_CHECK_SECONDS);
+# else they fall back to the primary. A client that sent an unsafe request reads from the primary
+# for DATABASE_READ_YOUR_WRITES_SECONDS afterwards, which must cover the lag allowed plus one
+# check interval: a read after the window then sees the write.
+# https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=10.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=5.0)
+DATABASE_READ_YOUR_WRITES_SECONDS = env.float("DATABASE_READ_YOUR_WRITES_SECONDS", default=15.0)
+if (
+    DATABASE_READ_YOUR_WRITES_SECONDS
+    < DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_CHECK_SECONDS
+):
+    raise ImproperlyConfigured(
+        "DATABASE_READ_YOUR_WRITES_SECONDS must be at least DATABASE_REPLICA_MAX_LAG_SECONDS + "
+        "DATABASE_REPLICA_CHECK_SECONDS"
+    )
+DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
+
+
+def replica_database_settings() -> dict[str, dict[str, Any]]:
+    """``{"replica": …}`` from DATABASE_REPLICA_URL (same options as ``default``), or ``{}``.
+
+    ``TEST.MIRROR``: a test run creates no database on it; the alias reads the primary's test
+    database through the standby (streaming replication copies every database).
+    """
+    if not DATABASE_REPLICA_URL:
+        return {}
+    replica = database_settings(env.db_url("DATABASE_REPLICA_URL"))
+    replica["TEST"] = {"MIRROR": "default"}
+    return {"replica": replica}
 
 
 # DATABASES / REDIS_URL are set by each environment module (production: required from the
@@ -545,6 +583,8 @@ HEALTH_READY_CHECKS = {
     "published_runs": "portfolio.health.published_runs",
     "twelvedata_circuit": "market.health.circuit_breaker",
 }
+if DATABASE_REPLICA_URL:  # ok, or degraded while reads fall back to the primary (never 503)
+    HEALTH_READY_CHECKS["database_replica"] = "core.replica_health.replica_lag"
 # Beat sends operations.tasks.heartbeat every minute: a worker that ran none for this long (3
 # missed beats) or a Beat that sent none is degraded.
 HEALTH_WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.float(

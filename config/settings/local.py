@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import database_settings, env, redis_settings
+from .base import database_settings, env, redis_settings, replica_database_settings
 from .embedded import database_config, redis_url
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
@@ -13,7 +13,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000"])
 
 # Local runs archive the embedded server's WAL (WAL_ARCHIVE_DIR) for `manage.py pitr_drill`.
-DATABASES = {"default": database_settings(database_config(archive_wal=True))}
+DATABASES = {
+    "default": database_settings(database_config(archive_wal=True)),
+    # `python -m core.embedded env --replica` prints the embedded standby's URL.
+    **replica_database_settings(),
+}
 REDIS_URL = redis_url()
 globals().update(redis_settings(REDIS_URL))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_settings, env, redis_settings
+from .base import BASE_DIR, database_settings, env, redis_settings, replica_database_settings
 
 REQUIRED_VARIABLES = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL")
 _missing = [name for name in REQUIRED_VARIABLES if not env.str(name, default="").strip()]
@@ -21,7 +21,10 @@ if _missing:
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": database_settings(env.db_url("DATABASE_URL"))}
+DATABASES = {
+    "default": database_settings(env.db_url("DATABASE_URL")),
+    **replica_database_settings(),
+}
 REDIS_URL = env.str("REDIS_URL")
 globals().update(redis_settings(REDIS_URL))
 

@@ -159,20 +159,21 @@ def test_splits_leave_signals_weights_and_levels_as_on_pre_adjusted_closes() -> 
         index=dates,
         columns=["S0", "S1", "S2", "S3"],
     )
-    splits = events(
-        {"2025-02-03": {"S0": 4.0}, "2025-02-05": {"S1": 3.0}, "2025-02-20": {"S2": 0.125}}
-    )
+    split_list = [("2025-02-03", "S0", 4.0), ("2025-02-05", "S1", 3.0), ("2025-02-20", "S2", 0.125)]
+    splits = events({date: {symbol: multiplier} for date, symbol, multiplier in split_list})
     raw = adjusted.copy()
-    for effective, row in splits.iterrows():
-        for symbol, multiplier in row.dropna().items():
-            raw.loc[raw.index < effective, symbol] *= multiplier
+    for date, symbol, multiplier in split_list:
+        before = dates < pd.Timestamp(date)
+        raw[symbol] = np.where(before, raw[symbol] * multiplier, raw[symbol])
     config = EngineConfig(momentum_lookback=5, volatility_lookback=10, min_weight=0.05)
     caps = {"S0": 3e9, "S1": 1e9, "S2": 2e9, "S3": 5e8}
 
     on_raw = compute_index(raw, caps, config, splits=splits)
     on_adjusted = compute_index(adjusted, caps, config)
 
-    assert raw.loc["2025-01-31", "S0"] == pytest.approx(4 * adjusted.loc["2025-01-31", "S0"])
+    # Fri 31 Jan (row 19), the last day before S0's split: raw = 4 × adjusted.
+    assert raw["S0"].iloc[19] == pytest.approx(4 * adjusted["S0"].iloc[19], rel=1e-15)
+    assert raw["S0"].iloc[20] == adjusted["S0"].iloc[20]
     np.testing.assert_allclose(on_raw.levels, on_adjusted.levels, rtol=1e-12)
     np.testing.assert_allclose(on_raw.weights, on_adjusted.weights, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(on_raw.turnover, on_adjusted.turnover, rtol=1e-10, atol=1e-12)
@@ -201,12 +202,13 @@ def test_min_price_compares_raw_closes_not_split_adjusted_ones() -> None:
     )
 
     assert raw.diagnostics["exclusions"] == [{"date": "2025-01-28", "excluded": {}}]
-    assert raw.weights.loc["2025-01-28"].tolist() == [0.5, 0.5]
+    assert raw.weights.index[0] == pd.Timestamp("2025-01-28")
+    assert raw.weights.iloc[0].tolist() == [0.5, 0.5]
     assert adjusted.diagnostics["exclusions"][0] == {
         "date": "2025-01-28",
         "excluded": {"A": "below_min_price"},
     }
-    assert adjusted.weights.loc["2025-01-28"].tolist() == [0.0, 1.0]
+    assert adjusted.weights.iloc[0].tolist() == [0.0, 1.0]
 
 
 def test_splits_before_the_first_row_or_after_the_last_are_ignored() -> None:

@@ -13,10 +13,12 @@ Exporting is off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (OTLP over HTTP, 
 While nothing exports, no span processor is installed and every span is dropped by the
 sampler at creation: it still gets a trace id (log lines carry it and it travels into the
 tasks a request starts) but records no attributes, events or timings — the cost is an id and
-a few function calls per instrumented call. The psycopg and Redis instrumentations, which
-wrap every query and cache call, are installed only when the process exports at start-up
-(``TRACING_CLIENT_SPANS=auto``; ``on``/``off`` force it). ``TRACING_ENABLED=false`` does not
-instrument at all. Settings: "OBSERVABILITY" in config/settings/base.py; docs/observability.md.
+a few function calls per instrumented call. A request then skips the library's Django
+middleware altogether and gets that dropped span directly (:class:`TracingMiddleware`). The
+psycopg and Redis instrumentations, which wrap every query and cache call, are installed only
+when the process exports at start-up (``TRACING_CLIENT_SPANS=auto``; ``on``/``off`` force it).
+``TRACING_ENABLED=false`` does not instrument at all. Settings: "OBSERVABILITY" in
+config/settings/base.py; docs/observability.md.
 """
 
 from __future__ import annotations

@@ -168,8 +168,8 @@ def corporate_actions(
 
 
 def to_continuous_basis(raw_closes: FloatArray, basis: FloatArray | None) -> FloatArray:
-    """``a[t] = raw[t] · C[t]``: closes on one share basis across splits (the raw closes
-    themselves, not a copy's product, when there is no split)."""
+    """``a[t] = raw[t] · C[t]``: closes on one share basis across splits. Without splits it
+    returns ``raw_closes`` itself (no multiplication, so the values stay bit-identical)."""
     if basis is None:
         return raw_closes
     continuous: FloatArray = raw_closes * basis

@@ -470,7 +470,8 @@ def _run_pg_tool(name: str, args: list[str], *, timeout_s: float) -> str:
         except subprocess.CalledProcessError:
             stderr.seek(0)
             lines = [line for line in stderr.read().splitlines() if line.strip()]
-            reason = lines[-1] if lines else "no output"
+            # pg_basebackup ends with its clean-up; the cause is the line before.
+            reason = " / ".join(lines[-2:]) if lines else "no output"
             raise EmbeddedServiceError(f"{name} failed: {reason}") from None
         except subprocess.TimeoutExpired:
             raise EmbeddedServiceError(f"{name} did not finish within {timeout_s:g} s") from None

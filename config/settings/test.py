@@ -18,6 +18,9 @@ PASSWORD_HASHERS = [
 ]
 
 DATABASES = {"default": database_settings(database_config())}
+# DATABASE_REPLICA_URL is ignored: most tests read what they wrote in their own transaction.
+# The replica tests start a real standby and add the ``replica`` alias themselves
+# (tests/core/test_replica_routing.py).
 # A test database per test run, so concurrent runs against one server cannot clobber each
 # other; child processes (a Celery worker started by a test) inherit the same name.
 _TEST_DB_SUFFIX = os.environ.setdefault("AUTOINDEX_TEST_DB_SUFFIX", str(os.getpid()))

@@ -18,7 +18,7 @@ from typing import TypedDict
 # the 539-asset universe's prices and a large index).
 BENCHMARK_MODULES = ("bench.ingest", "bench.engine", "bench.backup")
 # Each in a fresh database of its own.
-ISOLATED_MODULES = ("bench.backup_demo", "bench.observability")
+ISOLATED_MODULES = ("bench.backup_demo", "bench.observability", "bench.api")
 
 
 class Figure(TypedDict):

@@ -41,15 +41,20 @@ from core.pgcopy import PgType, binary_copy_payload, copy_binary
 from core.request_context import current_request_id
 from market.models import RefreshRun
 from market.selectors import closes_matrix, dividends_matrix, market_caps_dated, splits_matrix
+from market.selectors.matrix_cache import MarketInputs
 from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
-from portfolio.selectors import benchmark_return_series, index_membership_mask
+from portfolio.selectors import BenchmarkSeries, benchmark_return_series, index_membership_mask
 from strategy.engine import IndexResult, compute_index
 from strategy.metrics import metrics_for_ranges
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str], None]
+# Where a computation gets its market inputs and its benchmark's series when a batch shares
+# them (``portfolio.services.batch``): the asset ids of the universe → their inputs.
+MarketInputsSource = Callable[[list[int]], MarketInputs]
+BenchmarkSource = Callable[[int], BenchmarkSeries]
 # The diagnostics key whose list items are assets (``market_cap_fallbacks[].missing``).
 ASSET_LIST_KEY = "missing"
 
@@ -183,6 +188,26 @@ def point_in_time_inputs_load(*, index: Index, closes: pd.DataFrame) -> PointInT
     )
 
 
+def point_in_time_inputs_from(
+    *, index: Index, market: MarketInputs
+) -> tuple[pd.DataFrame, PointInTimeInputs]:
+    """The closes and point-in-time inputs of ``index`` from a shared load already sliced to
+    its universe (``MarketInputs.for_assets``): the frames :func:`closes_matrix` and
+    :func:`point_in_time_inputs_load` return, with the index's own membership (one query)."""
+    closes = market.closes
+    return closes, PointInTimeInputs(
+        market_caps=market.market_caps,
+        shares_outstanding=market.shares_outstanding,
+        splits=market.splits,
+        dividends=market.dividends,
+        membership=index_membership_mask(
+            index_id=index.pk,
+            dates=pd.DatetimeIndex(closes.index),
+            asset_ids=[int(column) for column in closes.columns],
+        ),
+    )
+
+
 def index_runs_abandon(*, index: Index, task_id: str = "") -> list[int]:
     """Mark the dead ``running`` runs of ``index`` ``abandoned`` (with ``error`` saying why and
     ``finished_at``); the ids marked.
@@ -236,6 +261,8 @@ def index_run_compute(
     publish: bool = True,
     progress: ProgressCallback | None = None,
     task_id: str = "",
+    market_inputs: MarketInputsSource | None = None,
+    benchmark_series: BenchmarkSource | None = None,
 ) -> IndexRun:
     """Compute ``index`` from the stored prices as a new run and (by default) publish it.
 
@@ -245,6 +272,11 @@ def index_run_compute(
     in one transaction with the run's success, so a failed run has none. ``task_id`` (the
     Celery task computing it) is recorded on the run; dead runs of the index are abandoned
     first (module docstring), and the run heartbeats while it computes.
+
+    ``market_inputs`` and ``benchmark_series`` let a batch share one load between its
+    computations (``portfolio.services.batch``); each must return exactly what the per-index
+    reads would (``MarketInputs.for_assets``) and is called after the run is created, so the
+    run never starts after the data it computes from was read.
     """
     strategy = index.strategy
     universe = list(index.universe.filter(deleted_at__isnull=True).order_by("symbol"))
@@ -267,8 +299,14 @@ def index_run_compute(
             config = strategy.engine_config(base_value=float(index.base_value))
             report("load")
             with timer.phase("load"):
-                closes = closes_matrix(asset_ids=[asset.pk for asset in universe])
-                inputs = point_in_time_inputs_load(index=index, closes=closes)
+                asset_ids = [asset.pk for asset in universe]
+                if market_inputs is None:
+                    closes = closes_matrix(asset_ids=asset_ids)
+                    inputs = point_in_time_inputs_load(index=index, closes=closes)
+                else:
+                    closes, inputs = point_in_time_inputs_from(
+                        index=index, market=market_inputs(asset_ids)
+                    )
             report("compute")
             with timer.phase("compute"):
                 result = compute_index(
@@ -283,7 +321,7 @@ def index_run_compute(
             report("metrics")
             with timer.phase("metrics"):
                 benchmark = (
-                    benchmark_return_series(benchmark_id=index.benchmark_id)
+                    (benchmark_series or _benchmark_series)(index.benchmark_id)
                     if index.benchmark_id is not None
                     else None
                 )
@@ -332,6 +370,10 @@ def index_run_compute(
         extra={"index": index.slug, "run_id": run.pk, "status": run.status, **timer.seconds},
     )
     return run
+
+
+def _benchmark_series(benchmark_id: int) -> BenchmarkSeries:
+    return benchmark_return_series(benchmark_id=benchmark_id)
 
 
 def _with_symbols(diagnostics: dict[str, Any], symbols: dict[int, str]) -> dict[str, Any]:

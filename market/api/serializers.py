@@ -146,6 +146,7 @@ class RefreshRunOutputSerializer(serializers.ModelSerializer):
         model = RefreshRun
         fields = [
             "id",
+            "kind",
             "status",
             "trigger",
             "triggered_by",

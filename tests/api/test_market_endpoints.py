@@ -221,6 +221,8 @@ def test_refresh_job_list_query_count(client_as, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         response = analyst.get(api_url("refresh-job-list"), {"page_size": 100})
     assert response.json()["results"][0]["triggered_by"] == analyst.user.email
+    # Which refresh it was: prices (nightly) or corporate actions (weekly).
+    assert response.json()["results"][0]["kind"] == "prices"
 
 
 def test_audit_event_list_query_count(client_as, django_assert_max_num_queries):

@@ -10,9 +10,10 @@ Method (docs/performance.md):
 - :data:`CONNECTIONS` keep-alive connections, requests rotating over :data:`VIEWERS` viewer
   tokens (each viewer sends 1/64 of the load; the viewer throttle is lifted in the server's
   environment so it never answers 429, but its Redis round trips are still paid);
-- each path is warmed up first (:data:`WARMUP_SECONDS`: the read cache filled, every thread's
-  pooled connection opened), then :data:`ROUNDS` rounds; a round loads each path for
-  :data:`SECONDS` in turn, so the paths of a round see the same machine;
+- :data:`ROUNDS` rounds, each on a freshly started server: every path warmed up
+  (:data:`WARMUP_SECONDS`: the read cache filled, every thread's pooled connection opened),
+  then each path loaded for :data:`SECONDS` in turn, so the paths of a round see the same
+  machine;
 - during each round's history load a probe GETs ``/health/live`` on a fresh connection every
   :data:`HEALTH_PROBE_INTERVAL_S` (timeout :data:`HEALTH_PROBE_TIMEOUT_S`, as an orchestrator's
   liveness probe), measuring whether liveness still answers under load;
@@ -44,7 +45,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,33 +184,38 @@ def _load(base_url: str, name: str, tokens: list[str], seconds: float) -> LoadRe
     return result
 
 
-def measure(model: ServingModel, *, database: str) -> ServingMeasurement:
-    """Warm-up, then :data:`ROUNDS` rounds of every path against a server of ``model``."""
-    tokens = viewer_tokens()
-    measured = ServingMeasurement(model=model, rounds={name: [] for name in PATHS})
-    with BenchServer(model, database=database) as server:
-        _check_answers(server.base_url, tokens[0])
-        for name in PATHS:
-            _load(server.base_url, name, tokens, WARMUP_SECONDS)
-        for number in range(ROUNDS):
-            for name in PATHS:
-                if name == "history":
-                    with HealthProbe(server.base_url) as probe:
+def measure(models: Sequence[ServingModel], *, database: str) -> list[ServingMeasurement]:
+    """:data:`ROUNDS` rounds; in each, every model in turn: a fresh server, each path warmed up
+    and then loaded. Interleaving the models round by round lets each see the same machine
+    (on a shared one, load from other processes comes and goes over minutes)."""
+    measurements = [
+        ServingMeasurement(model=model, rounds={name: [] for name in PATHS}) for model in models
+    ]
+    for number in range(ROUNDS):
+        for measured in measurements:
+            tokens = viewer_tokens()
+            with BenchServer(measured.model, database=database) as server:
+                _check_answers(server.base_url, tokens[0])
+                for name in PATHS:
+                    _load(server.base_url, name, tokens, WARMUP_SECONDS)
+                for name in PATHS:
+                    if name == "history":
+                        with HealthProbe(server.base_url) as probe:
+                            result = _load(server.base_url, name, tokens, SECONDS)
+                        measured.health_seconds += probe.seconds
+                        measured.health_failures += probe.failures
+                    else:
                         result = _load(server.base_url, name, tokens, SECONDS)
-                    measured.health_seconds += probe.seconds
-                    measured.health_failures += probe.failures
-                else:
-                    result = _load(server.base_url, name, tokens, SECONDS)
-                measured.rounds[name].append(result)
+                    measured.rounds[name].append(result)
             _log(
-                f"{model.label} round {number + 1}: "
+                f"round {number + 1}, {measured.model.label}: "
                 + ", ".join(
                     f"{name} {results[-1].requests_per_s:,.0f} req/s "
                     f"(p99 {results[-1].p99_ms:.0f} ms)"
                     for name, results in measured.rounds.items()
                 )
             )
-    return measured
+    return measurements
 
 
 def figures(measured: ServingMeasurement, *, tool: str) -> Iterator[dict[str, Any]]:
@@ -239,6 +245,5 @@ def run() -> Iterator[dict[str, Any]]:
         f"{tool}, {CONNECTIONS} connections, {VIEWERS} viewer tokens, {ROUNDS} rounds of "
         f"{SECONDS:.0f} s per path; gunicorn {PROCFILE_MODEL.label}"
     )
-    yield from figures(
-        measure(PROCFILE_MODEL, database=connection.settings_dict["NAME"]), tool=tool
-    )
+    (measured,) = measure([PROCFILE_MODEL], database=connection.settings_dict["NAME"])
+    yield from figures(measured, tool=tool)

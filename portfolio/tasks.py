@@ -2,8 +2,9 @@
 
 Thin wrappers that call services and return a small summary. The chain is explicit: beat (and
 every "refresh" job of the API and the admin, through ``REFRESH_JOB_TASK``) runs
-:func:`refresh_and_recompute`, which calls the market app's refresh service and then queues a
-computation for each live index whose inputs changed. Nothing listens to signals.
+:func:`refresh_and_recompute`, which calls the market app's refresh service and then queues the
+live indexes whose inputs changed in batches (:func:`compute_index_batch`, fanned out over the
+workers; ``portfolio.services.batch``). Nothing listens to signals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -25,15 +27,16 @@ from market.tasks import (
 )
 
 from .models import Index, IndexRun
-from .services import index_run_compute, index_runs_archive, indexes_recompute_enqueue
+from .services import index_run_compute, index_runs_archive
+from .services.batch import (
+    COMPUTED_STATUSES,
+    index_batch_compute,
+    indexes_recompute_batches_enqueue,
+)
 
 # Runs that count as "computed" for a redelivered compute_index. Not FAILED (a failure is
 # recorded, not retried) and never ABANDONED: a run whose worker died is computed again.
-FINISHED_STATUSES = (
-    IndexRun.Status.SUCCEEDED,
-    IndexRun.Status.PUBLISHED,
-    IndexRun.Status.SUPERSEDED,
-)
+FINISHED_STATUSES = COMPUTED_STATUSES
 GOOD_REFRESH = (RefreshRun.Status.SUCCEEDED, RefreshRun.Status.PARTIAL)
 # A computation is retried only when the database dropped it (a restart, a failover): the same
 # data then gives a result. Backoff as for refreshes (its cap below the visibility timeout).
@@ -59,9 +62,10 @@ def refresh_and_recompute(
 ) -> dict[str, Any]:
     """The nightly chain: refresh market data, then recompute what the refresh changed.
 
-    A refresh that ends succeeded or partial queues one computation per live index whose
-    inputs changed (none when the refresh changed nothing). A broker refusal while queueing is
-    retried (``RECOMPUTE_ENQUEUE_RETRY_SECONDS``) and never turns the refresh into a failure.
+    A refresh that ends succeeded or partial queues the live indexes whose inputs changed, in
+    batches of ``RECOMPUTE_BATCH_SIZE`` (none when the refresh changed nothing). A broker
+    refusal while queueing is retried (``RECOMPUTE_ENQUEUE_RETRY_SECONDS``) and never turns the
+    refresh into a failure.
     Only the refresh's named transient errors retry the task (a retry is a new incremental
     refresh: idempotent). A refresh stopped by the soft time limit ends ``partial``: what it
     changed is recomputed, and this chain is queued again (``continuation``) for the symbols
@@ -73,7 +77,7 @@ def refresh_and_recompute(
         )
         recomputes: list[str] = []
         if run.status in GOOD_REFRESH:
-            recomputes = indexes_recompute_enqueue(
+            recomputes = indexes_recompute_batches_enqueue(
                 refresh_run=run, retry_delays=settings.RECOMPUTE_ENQUEUE_RETRY_SECONDS
             )
     return {**refresh_summary(run), "recomputes": recomputes, **continuation}
@@ -116,6 +120,49 @@ def compute_index(
             task_id=self.request.id or "",
         )
     return {"index": index.slug, "run_id": run.pk, "status": run.status}
+
+
+class IndexBatchFailedError(Exception):
+    """Some computations of a batch failed (each recorded on its run); the others published."""
+
+
+@shared_task(bind=True, name="portfolio.tasks.compute_index_batch", **COMPUTE_RETRY_POLICY)
+def compute_index_batch(
+    self: Task,
+    *,
+    index_ids: list[int],
+    trigger: str = IndexRun.Trigger.REFRESH,
+    refresh_run_id: int | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Compute and publish a batch of indexes from one shared market load; idempotent per
+    refresh run (an index whose run for it finished is skipped).
+
+    A failed index does not stop the others: its run ends failed with its error, and once the
+    batch is through the task raises :class:`IndexBatchFailedError` naming them, so Celery
+    records the failure (not retried: the same data gives the same error). A transient
+    database error stops the batch and retries it (``COMPUTE_RETRY_POLICY``): what was
+    published is skipped, the rest computed. The soft time limit stops it too; the indexes
+    left stay due and the next chain computes them.
+    """
+    with bound_request_id(request_id), broken_connections_closed():
+        report = index_batch_compute(
+            index_ids=index_ids,
+            trigger=trigger,
+            refresh_run=(
+                RefreshRun.objects.filter(pk=refresh_run_id).first() if refresh_run_id else None
+            ),
+            task_id=self.request.id or "",
+            stop_on=(*TRANSIENT_DATABASE_ERRORS, SoftTimeLimitExceeded),
+        )
+    if report.failed:
+        raise IndexBatchFailedError(
+            "; ".join(
+                f"{outcome.index} (run #{outcome.run_id}): {outcome.error}"
+                for outcome in report.failed
+            )
+        )
+    return report.summary()
 
 
 # Acknowledged on receipt with its own time limit, like the backups (MAINTENANCE_TASK_TIME_LIMIT_

@@ -545,6 +545,10 @@ RECOMPUTE_ENQUEUE_RETRY_SECONDS: list[float] = [
     float(seconds)
     for seconds in env.list("RECOMPUTE_ENQUEUE_RETRY_SECONDS", default=["5", "30", "120"])
 ]
+# How many indexes one recompute task of the chain computes from one shared market load
+# (portfolio/services/batch.py). Smaller batches spread better over the workers; each batch
+# must finish within CELERY_TASK_SOFT_TIME_LIMIT (about 1-3 s per index of a few hundred assets).
+RECOMPUTE_BATCH_SIZE = env.int("RECOMPUTE_BATCH_SIZE", default=10)
 
 # OPERATIONS: backups, point-in-time recovery, archiving of superseded runs (docs/operations.md)
 # Where backups go: "local" (a folder, BACKUP_DIR) or "s3" (any S3-compatible store, through

@@ -121,6 +121,9 @@ class MarketInputs:
     ) -> dict[str, pd.DataFrame]:
         values = self.market_caps.loc[:, ids]
         shares = self.shares_outstanding.loc[:, ids]
+        if values.empty:
+            empty = _empty(ids)
+            return {"market_caps": empty, "shares_outstanding": empty}
         dates = values.index.to_numpy()
         present = values.notna().to_numpy() | shares.notna().to_numpy()
         in_window = (

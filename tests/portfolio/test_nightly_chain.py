@@ -14,7 +14,8 @@ import pytest
 from market.models import Asset, Dividend, Price, RefreshRun, Split
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import index_inputs_snapshot, indexes_with_changed_inputs
-from portfolio.services import index_memberships_save, indexes_recompute_enqueue
+from portfolio.services import index_memberships_save
+from portfolio.services.batch import indexes_recompute_batches_enqueue
 from portfolio.tasks import refresh_and_recompute
 from strategy.services import strategy_update
 from tests.factories import AssetFactory, RefreshRunFactory
@@ -58,10 +59,11 @@ def _chain(**kwargs: Any) -> dict[str, Any]:
 
 
 def _compute_of(index: Index, refresh_run_id: int) -> tuple[str, dict[str, Any]]:
+    """The batch task the chain queues for ``index`` alone."""
     return (
-        "portfolio.tasks.compute_index",
+        "portfolio.tasks.compute_index_batch",
         {
-            "index_id": index.pk,
+            "index_ids": [index.pk],
             "trigger": "refresh",
             "refresh_run_id": refresh_run_id,
             "request_id": None,
@@ -138,7 +140,7 @@ def test_a_refused_recompute_is_retried_until_the_broker_takes_it(task_queue, br
         if len(waits) == 2:
             broker.start()
 
-    queued = indexes_recompute_enqueue(
+    queued = indexes_recompute_batches_enqueue(
         refresh_run=refresh_run, retry_delays=[0.5, 2.0, 8.0], sleep=wait_then_broker_back
     )
 
@@ -153,7 +155,7 @@ def test_recompute_gives_up_after_the_last_retry_without_raising(task_queue, bro
     broker.stop()
     waits: list[float] = []
 
-    queued = indexes_recompute_enqueue(
+    queued = indexes_recompute_batches_enqueue(
         refresh_run=RefreshRunFactory(changed_symbols=["AAPL"]),
         retry_delays=[1.0],
         sleep=waits.append,
@@ -273,3 +275,95 @@ def test_a_dividend_of_an_asset_outside_the_index_is_not_an_input_change(publish
     Dividend.objects.create(asset=outsider, ex_date=datetime.date(2024, 6, 10), amount=1)
 
     assert indexes_with_changed_inputs() == []
+
+
+# THE RECOMPUTE FANNED OUT IN BATCHES (portfolio.services.batch)
+
+
+def _index_over(slug: str, symbols: list[str]) -> Index:
+    autoindex = _autoindex()
+    index = Index.objects.create(
+        slug=slug, name=slug.title(), strategy=autoindex.strategy, benchmark=autoindex.benchmark
+    )
+    index.universe.set(Asset.objects.filter(symbol__in=symbols))
+    return index
+
+
+@CHAIN
+def test_the_chain_queues_every_live_index_due_in_batches_balanced_by_universe(
+    vendor, task_queue, settings
+):
+    settings.RECOMPUTE_BATCH_SIZE = 2
+    autoindex = _autoindex()  # 12 assets
+    half = _index_over("half", ["AAPL", "MSFT", "NVDA", "GLD", "TLT", "IEF"])
+    pair = _index_over("pair", ["AAPL", "MSFT"])
+
+    summary = _chain()
+
+    run = RefreshRun.objects.get()
+    assert summary["recomputes"] == ["autoindex", "half", "pair"]
+    batch = "portfolio.tasks.compute_index_batch"
+    common = {"trigger": "refresh", "refresh_run_id": run.pk, "request_id": None}
+    assert sorted(task_queue.tasks(), key=lambda task: len(task[1]["index_ids"])) == [
+        (batch, {"index_ids": [autoindex.pk], **common}),
+        (batch, {"index_ids": [half.pk, pair.pk], **common}),
+    ]
+
+
+@pytest.mark.slow
+@CHAIN
+def test_the_chain_computes_every_live_index_on_a_real_worker_and_a_failure_stays_its_own(
+    vendor, task_queue, settings
+):
+    from celery.contrib.testing.worker import start_worker
+    from django.core.management import call_command
+
+    from config.celery import app
+
+    # Given the demo's history, three live indexes (one over an asset that has no price), and
+    # batches of two: [autoindex] and [half, broken].
+    call_command("load_demo_data", verbosity=0)
+    settings.RECOMPUTE_BATCH_SIZE = 2
+    autoindex = _autoindex()
+    half = _index_over("half", ["AAPL", "MSFT", "NVDA", "GLD", "TLT", "IEF"])
+    broken = Index.objects.create(slug="broken", name="Broken", strategy=autoindex.strategy)
+    broken.universe.set([AssetFactory(symbol="NOPRICE")])
+
+    # When the nightly chain runs and a worker takes the batches off the real Redis broker
+    with start_worker(
+        app,
+        pool="solo",
+        queues=[app.conf.task_default_queue],
+        perform_ping_check=False,
+        shutdown_timeout=30,
+    ):
+        summary = _chain()
+        finished = _wait_for_runs(count=3, timeout_s=240)
+
+    # Then every index has a run of this refresh: two published, the broken one failed alone
+    refresh = RefreshRun.objects.get()
+    assert summary["recomputes"] == ["autoindex", "half", "broken"]
+    assert {(run.index.slug, run.status) for run in finished} == {
+        ("autoindex", IndexRun.Status.PUBLISHED),
+        ("half", IndexRun.Status.PUBLISHED),
+        ("broken", IndexRun.Status.FAILED),
+    }
+    assert {run.refresh_run_id for run in finished} == {refresh.pk}
+    failed = next(run for run in finished if run.index_id == broken.pk)
+    assert failed.error != ""
+    assert not failed.values.exists()
+    assert half.runs.get().values.count() == autoindex.runs.get().values.count() > 1000
+    assert task_queue.tasks() == []
+
+
+def _wait_for_runs(*, count: int, timeout_s: float) -> list[IndexRun]:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    final = [IndexRun.Status.PUBLISHED, IndexRun.Status.FAILED]
+    while time.monotonic() < deadline:
+        runs = list(IndexRun.objects.filter(status__in=final).select_related("index"))
+        if len(runs) >= count:
+            return runs
+        time.sleep(0.5)
+    raise AssertionError(f"fewer than {count} runs finished within {timeout_s} s")

@@ -56,9 +56,9 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def load_tool() -> str:
-    """``wrk <version>`` when wrk is on ``PATH``, else ``python-asyncio``."""
-    wrk = shutil.which("wrk")
+def load_tool(*, prefer_wrk: bool = True) -> str:
+    """``wrk <version>`` when wrk is on ``PATH`` (and preferred), else ``python-asyncio``."""
+    wrk = shutil.which("wrk") if prefer_wrk else None
     if wrk is None:
         return "python-asyncio"
     banner = subprocess.run(  # noqa: S603 - wrk without arguments prints its version
@@ -75,9 +75,13 @@ def load(
     tokens: list[str],
     connections: int,
     seconds: float,
+    prefer_wrk: bool = True,
 ) -> LoadResult:
-    """``connections`` connections sending GETs of ``paths`` for ``seconds``; see the module."""
-    if shutil.which("wrk"):
+    """``connections`` connections sending GETs of ``paths`` for ``seconds``; see the module.
+
+    ``prefer_wrk=False`` uses the Python generator even where wrk is installed.
+    """
+    if prefer_wrk and shutil.which("wrk"):
         return _wrk(base_url, paths, tokens=tokens, connections=connections, seconds=seconds)
     return asyncio.run(
         _python_load(base_url, paths, tokens=tokens, connections=connections, seconds=seconds)
@@ -247,7 +251,7 @@ async def _python_load(
     latencies = sorted(counts.latencies) or [0.0]
     percentiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return LoadResult(
-        tool=load_tool(),
+        tool=load_tool(prefer_wrk=False),
         requests=len(counts.latencies),
         seconds=seconds,
         errors=counts.errors,

@@ -18,7 +18,8 @@ from typing import TypedDict
 # the 539-asset universe's prices and a large index).
 BENCHMARK_MODULES = ("bench.ingest", "bench.engine", "bench.backup")
 # Each in a fresh database of its own.
-ISOLATED_MODULES = ("bench.backup_demo", "bench.observability", "bench.api")
+# bench.fanout too: its Celery worker subprocess connects to that database by name.
+ISOLATED_MODULES = ("bench.backup_demo", "bench.observability", "bench.api", "bench.fanout")
 
 
 class Figure(TypedDict):

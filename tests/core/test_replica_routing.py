@@ -34,7 +34,9 @@ from tests.factories import AnalystFactory, AssetFactory, ViewerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
 
-CATCH_UP_TIMEOUT_S = 20.0
+# The standby replays the WAL of every concurrent test run on the shared server, on a busy machine.
+CATCH_UP_TIMEOUT_S = 90.0
+ASSET_TABLE = "market_asset"
 
 
 @dataclass
@@ -69,8 +71,16 @@ class StreamingReplica:
                 ).fetchone()
                 if replayed and replayed[0]:
                     return
-                assert time.monotonic() < deadline, "the standby did not catch up"
+                assert time.monotonic() < deadline, self._why_behind(standby, row[0])
                 time.sleep(0.05)
+
+    def _why_behind(self, standby: psycopg.Connection, target: str) -> str:
+        state = standby.execute(
+            "SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), "
+            "pg_is_wal_replay_paused(), (SELECT status FROM pg_stat_wal_receiver)"
+        ).fetchone()
+        log_lines = (self.data_dir / "log").read_text(errors="replace").splitlines()[-5:]
+        return f"the standby did not reach {target}: {state}; log: {log_lines}"
 
     def replay_pause(self) -> None:
         with self._connect(self.params) as standby:
@@ -156,28 +166,36 @@ def fallbacks(reason: str) -> float:
     )
 
 
-class QueryCounter:
-    """Counts the queries run on one alias (an execute wrapper: it opens no connection)."""
+class QueryLog:
+    """The queries run on one alias (an execute wrapper: it opens no connection)."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.sql: list[str] = []
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        self.sql.append(sql)
         return execute(sql, params, many, context)
+
+    def on(self, table: str) -> int:
+        """How many of the queries read ``table``."""
+        return sum(f'"{table}"' in sql for sql in self.sql)
 
 
 def _get(client_headers: dict[str, str], name: str, **kwargs: object):
-    """GET a v2 route as the client; the response and the queries it ran on each alias."""
+    """GET a v2 route as the client; the response and the asset queries run on each alias.
+
+    Only the route's own queries are counted: authentication may read the user wherever (and
+    whenever) its own cache says.
+    """
     client = APIClient()
     client.credentials(**client_headers)
-    on_primary, on_replica = QueryCounter(), QueryCounter()
+    on_primary, on_replica = QueryLog(), QueryLog()
     with (
         connections["default"].execute_wrapper(on_primary),
         connections[REPLICA].execute_wrapper(on_replica),
     ):
         response = client.get(api_url(name, **kwargs))
-    return response, on_primary.count, on_replica.count
+    return response, on_primary.on(ASSET_TABLE), on_replica.on(ASSET_TABLE)
 
 
 def _symbols(response) -> list[str]:
@@ -193,8 +211,7 @@ def test_a_published_read_is_served_by_the_standby(replica):
 
     assert response.status_code == 200
     assert "ZRA" in _symbols(response)
-    assert on_primary == 0
-    assert on_replica == 4  # the token's user, its role, the count, the page
+    assert (on_primary, on_replica >= 1) == (0, True)  # the page (and its count)
     with connections[REPLICA].cursor() as cursor:
         cursor.execute("SELECT pg_is_in_recovery()")
         assert cursor.fetchone() == (True,)
@@ -217,9 +234,9 @@ def test_a_read_after_a_write_by_the_same_user_goes_to_the_primary(replica, sett
     other_read, other_on_primary, other_on_replica = _get(bearer(viewer), "asset-list")
 
     assert "ZRW" in _symbols(own_read)
-    assert (own_on_primary > 0, own_on_replica) == (True, 0)
+    assert (own_on_primary >= 1, own_on_replica) == (True, 0)
     assert "ZRW" not in _symbols(other_read)  # another client reads the (paused) standby
-    assert (other_on_primary, other_on_replica > 0) == (0, True)
+    assert (other_on_primary, other_on_replica >= 1) == (0, True)
     assert caches["strict"].get(WROTE_AT_KEY.format(client=f"user:{analyst.pk}")) is not None
 
 
@@ -241,18 +258,19 @@ def test_the_read_your_writes_window_ends(replica, settings):
     response, on_primary, on_replica = _get(bearer(analyst), "asset-list")
 
     assert "ZRX" in _symbols(response)
-    assert (on_primary, on_replica > 0) == (0, True)
+    assert (on_primary, on_replica >= 1) == (0, True)
 
 
-def test_a_write_request_and_other_routes_use_the_primary(replica):
-    analyst = AnalystFactory()
+def test_routes_outside_the_replica_safe_list_use_the_primary(replica):
+    AssetFactory(symbol="ZRP")
+    viewer = ViewerFactory()
     replica.caught_up()
 
-    # /auth/me is not a published read: the primary, even for a client that never wrote.
-    response, on_primary, on_replica = _get(bearer(analyst), "auth-me")
+    # An asset's prices are not in REPLICA_SAFE_READS: the primary, for a client that never wrote.
+    response, on_primary, on_replica = _get(bearer(viewer), "asset-prices", symbol="ZRP")
 
     assert response.status_code == 200
-    assert (on_primary > 0, on_replica) == (True, 0)
+    assert (on_primary, on_replica) == (1, 0)  # the asset looked up by its symbol
 
 
 def test_reads_fall_back_to_the_primary_when_the_standby_is_stopped(replica):
@@ -265,7 +283,7 @@ def test_reads_fall_back_to_the_primary_when_the_standby_is_stopped(replica):
 
     assert response.status_code == 200
     assert "ZRS" in _symbols(response)
-    assert (on_primary > 0, on_replica) == (True, 0)
+    assert (on_primary >= 1, on_replica) == (True, 0)
     assert fallbacks("down") == before + 1
 
 
@@ -273,7 +291,7 @@ def test_a_standby_stopped_between_two_probes_is_caught_at_the_first_read(replic
     settings.DATABASE_REPLICA_CHECK_SECONDS = 3600.0  # the last probe said "usable"
     viewer = ViewerFactory()
     replica.caught_up()
-    assert _get(bearer(viewer), "asset-list")[2] > 0
+    assert _get(bearer(viewer), "asset-list")[2] >= 1
     replica.stop()
     before = fallbacks("down")
 
@@ -281,7 +299,7 @@ def test_a_standby_stopped_between_two_probes_is_caught_at_the_first_read(replic
     again, _, again_on_replica = _get(bearer(viewer), "asset-list")
 
     assert (response.status_code, again.status_code) == (200, 200)
-    assert (on_primary > 0, on_replica, again_on_replica) == (True, 0, 0)
+    assert (on_primary >= 1, on_replica, again_on_replica) == (True, 0, 0)
     assert fallbacks("down") == before + 2  # the failed connection, then the remembered "down"
 
 
@@ -297,7 +315,7 @@ def test_reads_fall_back_when_the_standby_lags_beyond_the_threshold(replica, set
     response, on_primary, on_replica = _get(bearer(viewer), "asset-list")
 
     assert "ZRL" in _symbols(response)
-    assert (on_primary > 0, on_replica) == (True, 0)
+    assert (on_primary >= 1, on_replica) == (True, 0)
     assert fallbacks("lagging") == before + 1
     lag = REGISTRY.get_sample_value("autoindex_db_replica_lag_seconds")
     assert lag is not None

@@ -1,4 +1,4 @@
-"""Price ingestion benchmark: the bulk upsert (COPY + one INSERT … ON CONFLICT) vs per-row ORM.
+"""Price ingestion benchmark: the bulk upsert (binary COPY of exact numerics) vs per-row ORM.
 
 Figures (one JSON line each):
 - ``ingest.first_insert_rows_per_s``: ``market.services.prices_upsert`` of ≥ 1,000,000 new rows
@@ -9,8 +9,8 @@ Figures (one JSON line each):
   20,000-row sample of new rows;
 - ``ingest.speedup_vs_orm``: first insert ÷ ORM baseline;
 - ``ingest.rows``, ``ingest.revisions``: what was measured;
-- ``ingest.phase_*_s``: where the first insert's time goes (binary serialisation in numpy, COPY
-  into the staging table, the match + INSERT/UPDATE statements, the commit), measured on one
+- ``ingest.phase_*_s``: where the first insert's time goes (binary serialisation in numpy, the
+  COPY straight into ``market_price``, the commit), measured on one
   extra batch.
 
 Data: the S&P 500 universe 2019–2024 (``../shared/data/prices_sp500_universe_2019_2024.csv.gz``
@@ -132,26 +132,20 @@ def _orm_baseline(rows: pd.DataFrame) -> float:
 
 
 def _phases(batch: pd.DataFrame) -> dict[str, float]:
-    """Time the phases of one upsert of new rows, with prices_upsert's own SQL."""
-    from django.db import connection, transaction
+    """Time the phases of one upsert of new rows, with prices_upsert's own steps."""
+    from django.db import transaction
 
-    from core.pgcopy import copy_binary
     from market.services import prices
 
     frame = batch.loc[:, list(prices.PRICE_COLUMNS)]
     timings: dict[str, float] = {}
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         started = time.perf_counter()
-        payload = prices.staging_payload(frame)
+        payload = prices.encode_batch(frame).numeric_payload("bench")
         timings["serialise"] = time.perf_counter() - started
-        cursor.execute(prices._CREATE_STAGING)
         started = time.perf_counter()
-        copy_binary("price_staging", prices.STAGING_COLUMNS, payload)
+        prices.copy_new_prices(payload)
         timings["copy"] = time.perf_counter() - started
-        started = time.perf_counter()
-        prices.write_staged_prices(cursor, source="bench", refresh_run_id=None, may_exist=False)
-        timings["insert"] = time.perf_counter() - started
-        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(prices._TEMP_TABLES)}")
         commit_started = time.perf_counter()
     timings["commit"] = time.perf_counter() - commit_started
     return timings

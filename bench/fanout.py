@@ -23,6 +23,7 @@ reports nothing.
 
 from __future__ import annotations
 
+import datetime
 import os
 import resource
 import signal
@@ -112,30 +113,35 @@ def _store_market(prices: pd.DataFrame, rng: np.random.Generator) -> dict[str, i
         f" in {time.perf_counter() - started:.1f} s"
     )
 
-    first_day, last_day = dates.min().date(), dates.max().date()
-    if SPLITS_CSV.exists():
-        splits = pd.read_csv(SPLITS_CSV, parse_dates=["effective_date"])
-        Split.objects.bulk_create(
-            Split(
-                asset_id=ids[row.symbol],
-                effective_date=row.effective_date.date(),
-                from_factor=Decimal(str(row.from_factor)),
-                to_factor=Decimal(str(row.to_factor)),
-            )
-            for row in splits.itertuples()
-            if row.symbol in ids and first_day <= row.effective_date.date() <= last_day
+    first_day = datetime.date.fromisoformat(str(prices["date"].min()))
+    last_day = datetime.date.fromisoformat(str(prices["date"].max()))
+
+    def events(path: Path, date_column: str) -> list[tuple[int, datetime.date, dict[str, Any]]]:
+        """(asset id, date, row) of the file's events of stored symbols within the prices."""
+        if not path.exists():
+            return []
+        found = []
+        for record in pd.read_csv(path).to_dict("records"):
+            day = datetime.date.fromisoformat(str(record[date_column]))
+            if record["symbol"] in ids and first_day <= day <= last_day:
+                found.append(
+                    (ids[str(record["symbol"])], day, {str(k): v for k, v in record.items()})
+                )
+        return found
+
+    Split.objects.bulk_create(
+        Split(
+            asset_id=asset_id,
+            effective_date=day,
+            from_factor=Decimal(str(row["from_factor"])),
+            to_factor=Decimal(str(row["to_factor"])),
         )
-    if DIVIDENDS_CSV.exists():
-        dividends = pd.read_csv(DIVIDENDS_CSV, parse_dates=["ex_date"])
-        Dividend.objects.bulk_create(
-            Dividend(
-                asset_id=ids[row.symbol],
-                ex_date=row.ex_date.date(),
-                amount=Decimal(str(row.amount_raw)),
-            )
-            for row in dividends.itertuples()
-            if row.symbol in ids and first_day <= row.ex_date.date() <= last_day
-        )
+        for asset_id, day, row in events(SPLITS_CSV, "effective_date")
+    )
+    Dividend.objects.bulk_create(
+        Dividend(asset_id=asset_id, ex_date=day, amount=Decimal(str(row["amount_raw"])))
+        for asset_id, day, row in events(DIVIDENDS_CSV, "ex_date")
+    )
     stocks = [symbol for symbol in symbols if not symbol.startswith("^")]
     years = range(first_day.year, last_day.year + 1)
     caps = rng.lognormal(mean=24.0, sigma=1.0, size=(len(stocks), len(years)))

@@ -177,11 +177,21 @@ def _check_answers(base_url: str, token: str) -> None:
     _log("answers: " + ", ".join(sizes))
 
 
-def _load(base_url: str, name: str, tokens: list[str], seconds: float) -> LoadResult:
-    result = load(base_url, [PATHS[name]], tokens=tokens, connections=CONNECTIONS, seconds=seconds)
-    if result.errors:
-        raise RuntimeError(f"{name}: {result.errors} errors in {result.requests} requests")
-    return result
+def _load(server: BenchServer, name: str, tokens: list[str], seconds: float) -> LoadResult:
+    """One load of a path; a load with errors is run once more (a shared machine has its
+    moments), and refused with the errors' statuses and the server's last lines if it fails
+    again."""
+    for attempt in (1, 2):
+        result = load(
+            server.base_url, [PATHS[name]], tokens=tokens, connections=CONNECTIONS, seconds=seconds
+        )
+        if not result.errors:
+            return result
+        _log(
+            f"{name}: {result.errors} errors in {result.requests} requests (statuses "
+            f"{result.error_statuses}), attempt {attempt}"
+        )
+    raise RuntimeError(f"{name}: errors in two loads; the server's output:\n{server.output()}")
 
 
 def measure(models: Sequence[ServingModel], *, database: str) -> list[ServingMeasurement]:
@@ -197,15 +207,15 @@ def measure(models: Sequence[ServingModel], *, database: str) -> list[ServingMea
             with BenchServer(measured.model, database=database) as server:
                 _check_answers(server.base_url, tokens[0])
                 for name in PATHS:
-                    _load(server.base_url, name, tokens, WARMUP_SECONDS)
+                    _load(server, name, tokens, WARMUP_SECONDS)
                 for name in PATHS:
                     if name == "history":
                         with HealthProbe(server.base_url) as probe:
-                            result = _load(server.base_url, name, tokens, SECONDS)
+                            result = _load(server, name, tokens, SECONDS)
                         measured.health_seconds += probe.seconds
                         measured.health_failures += probe.failures
                     else:
-                        result = _load(server.base_url, name, tokens, SECONDS)
+                        result = _load(server, name, tokens, SECONDS)
                     measured.rounds[name].append(result)
             _log(
                 f"round {number + 1}, {measured.model.label}: "

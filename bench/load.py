@@ -27,7 +27,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 WRK_TIMEOUT_S = 10
@@ -39,7 +40,8 @@ class LoadResult:
     """One load run: answered requests per second and latency percentiles (ms).
 
     ``errors`` counts connection errors, timeouts and answers other than 2xx/304 (none is
-    expected: a measurement with errors is refused by the benchmarks).
+    expected: a measurement with errors is refused by the benchmarks); ``error_statuses``
+    counts those answers by status.
     """
 
     tool: str
@@ -50,6 +52,7 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    error_statuses: dict[int, int] = field(default_factory=dict)
 
     @property
     def requests_per_s(self) -> float:
@@ -91,12 +94,24 @@ def load(
 WRK_SCRIPT = """
 local paths = %(paths)s
 local tokens = %(tokens)s
-local counter = 0
+-- Globals of each thread's interpreter: setup() (in the main one) offsets the rotation of each
+-- thread, done() reads every thread's statuses.
+counter = 0
+statuses = {}
 local next_offset = 0
+local threads = {}
 
 function setup(thread)
   thread:set("counter", next_offset)
   next_offset = next_offset + 7
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  if status >= 300 and status ~= 304 then
+    local key = tostring(status)
+    statuses[key] = (statuses[key] or 0) + 1
+  end
 end
 
 function request()
@@ -107,10 +122,23 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local counted = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      counted[status] = (counted[status] or 0) + count
+    end
+  end
+  -- Anything but 2xx/304 is an error (wrk's own status count leaves out 3xx).
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
+    + summary.errors.timeout
+  local parts = {}
+  for status, count in pairs(counted) do
+    table.insert(parts, string.format("\\"%%s\\": %%d", status, count))
+    errors = errors + count
+  end
   io.write(string.format(
-    "%(marker)s{\\"requests\\": %%d, \\"seconds\\": %%f, \\"errors\\": %%d, "
+    "%(marker)s{\\"statuses\\": {" .. table.concat(parts, ", ") .. "}, "
+      .. "\\"requests\\": %%d, \\"seconds\\": %%f, \\"errors\\": %%d, "
       .. "\\"p50_us\\": %%d, \\"p95_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d}\\n",
     summary.requests, summary.duration / 1e6, errors,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
@@ -156,6 +184,9 @@ def _wrk(
                 p95_ms=figures["p95_us"] / 1000,
                 p99_ms=figures["p99_us"] / 1000,
                 max_ms=figures["max_us"] / 1000,
+                error_statuses={
+                    int(status): count for status, count in figures["statuses"].items()
+                },
             )
     raise RuntimeError(f"wrk gave no result (exit {finished.returncode}): {finished.stderr}")
 
@@ -164,7 +195,7 @@ class _Counts:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors = 0
-        self.sent = 0
+        self.statuses: Counter[int] = Counter()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -213,6 +244,7 @@ async def _connection(
             counts.latencies.append(time.perf_counter() - started)
             if not (200 <= status < 300 or status == 304):
                 counts.errors += 1
+                counts.statuses[status] += 1
             if not keep_alive:
                 writer.close()
                 writer = reader = None
@@ -259,4 +291,5 @@ async def _python_load(
         p95_ms=percentiles[94] * 1000,
         p99_ms=percentiles[98] * 1000,
         max_ms=latencies[-1] * 1000,
+        error_statuses=dict(counts.statuses),
     )

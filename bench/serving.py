@@ -103,7 +103,8 @@ class BenchServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _output(self) -> str:
+    def output(self) -> str:
+        """The server's last lines of output (its log)."""
         if self._log is None:
             return ""
         self._log.flush()
@@ -121,7 +122,7 @@ class BenchServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited at start-up:\n{self._output()}")
+                raise RuntimeError(f"gunicorn exited at start-up:\n{self.output()}")
             with contextlib.suppress(OSError):
                 if get_status(self.base_url + "/health/live", timeout=2) == 200:
                     return self

@@ -83,6 +83,7 @@ def test_python_generator_counts_error_answers(http_server):
 
     assert result.requests > 0
     assert result.errors == result.requests
+    assert result.error_statuses == {500: result.requests}
 
 
 def test_python_generator_counts_refused_connections():
@@ -120,3 +121,4 @@ def test_wrk_counts_error_answers(http_server):
 
     assert result.requests > 0
     assert result.errors == result.requests
+    assert result.error_statuses == {503: result.requests}

@@ -406,7 +406,7 @@ def test_the_nightly_chain_recomputes_a_time_limited_refresh_and_continues(
     assert summary["continuation"] in task_queue.ids()
     queued = task_queue.tasks()
     assert [name for name, _kwargs in queued] == [
-        "portfolio.tasks.compute_index",
+        "portfolio.tasks.compute_index_batch",
         "portfolio.tasks.refresh_and_recompute",
     ]
     assert queued[0][1]["refresh_run_id"] == run.pk

@@ -174,3 +174,81 @@ def test_only_assets_with_inserted_or_changed_rows_count_as_changed():
 
     assert (result.inserted, result.unchanged) == (1, 2)
     assert result.changed_asset_ids == frozenset({changed_asset.pk})
+
+
+def test_values_only_the_server_can_round_are_stored_as_its_cast_does():
+    asset = AssetFactory()
+    # 9 decimals and 10 million or more: sent as float8 and cast by PostgreSQL.
+    rows = _rows(
+        asset.pk,
+        (DAY_1, "1.123456785", "1.2", "1", "1.123456789", 10),
+        (DAY_2, None, None, None, "12345678.9", None),
+    )
+
+    first = prices_upsert(rows, source="test")
+    again = prices_upsert(rows, source="test")
+
+    assert (first.inserted, again.unchanged, again.updated) == (2, 2, 0)
+    stored = Price.objects.get(asset=asset, date=DAY_1)
+    assert (stored.open, stored.close) == (Decimal("1.12345679"), Decimal("1.12345679"))
+    assert Price.objects.get(asset=asset, date=DAY_2).close == Decimal("12345678.90000000")
+
+
+def test_rows_with_different_missing_columns_in_one_batch_round_trip():
+    asset = AssetFactory()
+    rows = _rows(
+        asset.pk,
+        (DAY_1, "10", "11", "9", "10.5", 100),
+        (DAY_2, None, "11", None, "10.6", None),
+        (DAY_3, None, None, None, "10.7", 300),
+    )
+    prices_upsert(rows, source="test")
+    again = prices_upsert(rows, source="test")
+    revised_rows = rows.copy()
+    revised_rows.loc[1, "volume"] = 200  # NULL → a value: a change
+    revised = prices_upsert(revised_rows, source="test")
+
+    assert again == UpsertResult(unchanged=3)
+    assert revised == UpsertResult(updated=1, unchanged=2, changed_asset_ids=frozenset({asset.pk}))
+    stored = {
+        price.date: (price.open, price.high, price.low, price.close, price.volume)
+        for price in Price.objects.filter(asset=asset)
+    }
+    assert stored == {
+        DAY_1: (Decimal("10"), Decimal("11"), Decimal("9"), Decimal("10.5"), 100),
+        DAY_2: (None, Decimal("11"), None, Decimal("10.6"), 200),
+        DAY_3: (None, None, None, Decimal("10.7"), 300),
+    }
+
+
+def test_a_failure_after_the_updates_leaves_nothing_of_the_batch():
+    stored_asset, new_asset = AssetFactory(), AssetFactory()
+    prices_upsert(_rows(stored_asset.pk, (DAY_1, 1, 2, 1, "1.5", 10)), source="test")
+    # The stored row's new close is written and its revision logged before the new rows go in;
+    # the new asset's row then breaks low ≤ high.
+    batch = pd.concat(
+        [
+            _rows(stored_asset.pk, (DAY_1, 1, 2, 1, "1.55", 10)),
+            _rows(new_asset.pk, (DAY_1, 5, 4, 6, "5.5", 20)),
+        ]
+    )
+
+    with pytest.raises(IntegrityError, match="market_price_low_lte_high"):
+        prices_upsert(batch, source="test")
+
+    assert Price.objects.get(asset=stored_asset, date=DAY_1).close == Decimal("1.5")
+    assert not Price.objects.filter(asset=new_asset).exists()
+    assert not PriceRevision.objects.exists()
+
+
+def test_a_new_batch_breaking_a_constraint_on_its_last_row_leaves_nothing():
+    asset = AssetFactory()
+    rows = _rows(
+        asset.pk, *((DAY_1 + datetime.timedelta(days=n), 1, 2, 1, "1.5", 10) for n in range(500))
+    )
+    rows.loc[499, "close"] = "0"
+
+    with pytest.raises(IntegrityError, match="market_price_close_positive"):
+        prices_upsert(rows, source="test")
+
+    assert not Price.objects.filter(asset=asset).exists()

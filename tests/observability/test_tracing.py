@@ -30,7 +30,7 @@ from tests.observability.refresh_job import (
 )
 
 REFRESH_TASK = "portfolio.tasks.refresh_and_recompute"
-COMPUTE_TASK = "portfolio.tasks.compute_index"
+COMPUTE_TASK = "portfolio.tasks.compute_index_batch"  # the chain queues its recomputes in batches
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: install run test lint typecheck migrations-check pytest bench services stop clean flower
+.PHONY: install run test lint typecheck migrations-check pytest bench bench-scale services stop clean flower
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ test: lint typecheck migrations-check pytest  ## everything CI runs
 
 bench: install  ## benchmarks: one JSON object per line
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m bench
+
+# Slow (minutes): grows a benchmark database's prices to >= 25 M rows, then times one asset's
+# year of closes through the API (docs/performance.md).
+bench-scale: install  ## the prices read over >= 25 M price rows, one JSON object per line
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -138,21 +138,30 @@ def user_role(user: Any) -> Role | None:
     """The highest role a user holds (superusers are admins); ``None`` without a role.
 
     Cached on the user object for the request, so permission checks and throttles share one
-    query.
+    query (none when authentication restored it from ``accounts.user_cache``).
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     if hasattr(user, _ROLE_CACHE_ATTR):
         return getattr(user, _ROLE_CACHE_ATTR)
-    role: Role | None
-    if user.is_superuser:
-        role = Role.ADMIN
-    else:
-        names = set(user.groups.values_list("name", flat=True))
-        held = [r for r in Role if r.value in names]
-        role = max(held, key=ROLE_RANK.__getitem__) if held else None
-    setattr(user, _ROLE_CACHE_ATTR, role)
+    role = Role.ADMIN if user.is_superuser else role_of_groups(user)
+    remember_role(user, role)
     return role
+
+
+def role_of_groups(user: Any, *, using: str | None = None) -> Role | None:
+    """The highest role among the user's groups (one query, on the ``using`` database when
+    given); ``None`` without a role group."""
+    groups = user.groups.all() if using is None else user.groups.all().using(using)
+    names = set(groups.values_list("name", flat=True))
+    held = [r for r in Role if r.value in names]
+    return max(held, key=ROLE_RANK.__getitem__) if held else None
+
+
+def remember_role(user: Any, role: Role | None) -> None:
+    """Cache ``role`` on the user object for the request (``accounts.user_cache`` sets it from
+    its snapshot, so a cached request asks nothing)."""
+    setattr(user, _ROLE_CACHE_ATTR, role)
 
 
 def user_has_role(user: Any, role: Role) -> bool:
@@ -170,6 +179,12 @@ def roles_of(user: Any) -> list[str]:
 
 
 def forget_cached_role(user: Any) -> None:
-    """Drop the per-request cache after changing a user's groups."""
+    """Drop the per-request cache after changing a user's groups, active or staff flags, and
+    the user's cached authentication snapshot (``accounts.user_cache``): the user's next
+    request reads the new role and state."""
     if hasattr(user, _ROLE_CACHE_ATTR):
         delattr(user, _ROLE_CACHE_ATTR)
+    if getattr(user, "pk", None) is not None:
+        from .user_cache import user_snapshot_forget  # the cache module imports this one
+
+        user_snapshot_forget(user_id=user.pk)

@@ -339,6 +339,9 @@ API_SERIES_MAX_PAGE_SIZE = env.int("API_SERIES_MAX_PAGE_SIZE", default=5000)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=False)
 PUBLIC_INDEX_SUMMARY = env.bool("PUBLIC_INDEX_SUMMARY", default=False)
+# How long a cached published-run pointer may serve (portfolio/cache.py): publishing and index
+# edits through the services replace it at once; this bounds anything else (docs/api.md).
+PUBLISHED_POINTER_CACHE_SECONDS = env.float("PUBLISHED_POINTER_CACHE_SECONDS", default=30.0)
 # /api/v1/ is reserved for the MVP's clients: 410 with these Deprecation/Sunset dates.
 API_V1_DEPRECATED_AT = env.str("API_V1_DEPRECATED_AT", default="2026-01-01T00:00:00+00:00")
 API_V1_SUNSET = env.str("API_V1_SUNSET", default="2026-12-31T00:00:00+00:00")
@@ -355,8 +358,10 @@ API_DATE_MIN = date.fromisoformat(env.str("API_DATE_MIN", default="1990-01-01"))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.openapi.ProblemAutoSchema",
+    # simplejwt's token checks, the user from its snapshot (accounts/user_cache.py): no query
+    # within AUTH_USER_CACHE_SECONDS of the user's last read.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.CachedUserJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: no browsable API (it needs sessions, CSRF and inline scripts).
@@ -424,6 +429,10 @@ SPECTACULAR_SETTINGS = {
 
 # JWT
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+# How long an authenticated request may use the user's cached row and role (accounts/user_cache.py)
+# instead of reading them: a role change, deactivation or password change made outside the
+# account services is seen within this many seconds (0: read them on every request).
+AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=30.0)
 # Every value that matters is explicit (library defaults changed between releases).
 JWT_REFRESH_CHAIN_LIFETIME = timedelta(days=env.int("JWT_REFRESH_CHAIN_DAYS", default=30))
 SIMPLE_JWT = {

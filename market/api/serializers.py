@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.decimal_format import FixedDecimalField
 from core.fields import (
     BoundedDateField,
     StrictBooleanField,
@@ -119,11 +120,14 @@ class AssetUpdateInputSerializer(serializers.Serializer):
 
 
 class PriceOutputSerializer(serializers.Serializer):
+    """One daily bar. The prices are ``numeric(20, 8)`` Decimals, rendered with their 8 places
+    as stored (``core.decimal_format``: DRF's strings, no quantize per value)."""
+
     date = serializers.DateField()
-    open = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
-    high = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
-    low = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
-    close = serializers.DecimalField(max_digits=20, decimal_places=8)
+    open = FixedDecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    high = FixedDecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    low = FixedDecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    close = FixedDecimalField(max_digits=20, decimal_places=8)
     volume = serializers.IntegerField(allow_null=True)
 
 

@@ -2,8 +2,9 @@
 
 Numbers that clients must not round differently are decimal strings with a fixed number of
 places, formatted here at the edge (the database and the engine work in float64): money 2,
-levels and weights 6, ratios 6. Risk metrics stay JSON numbers (statistical estimates, stored
-per run), ``null`` where undefined.
+levels and weights 6, ratios 6 — by ``core.decimal_format.FixedDecimalField``, DRF's strings
+without a ``Decimal`` quantize per value. Risk metrics stay JSON numbers (statistical
+estimates, stored per run), ``null`` where undefined.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.decimal_format import FixedDecimalField
 from core.fields import BoundedDateField, StrictChoiceField, StrictRegexField
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import LEVEL_KIND_PRICE, LEVEL_KIND_TOTAL, LEVEL_KINDS
@@ -29,21 +31,15 @@ MAX_DIGITS = 24
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-    )
+    return FixedDecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 def level(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MAX_DIGITS, decimal_places=LEVEL_DECIMAL_PLACES, **kwargs
-    )
+    return FixedDecimalField(max_digits=MAX_DIGITS, decimal_places=LEVEL_DECIMAL_PLACES, **kwargs)
 
 
 def ratio(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MAX_DIGITS, decimal_places=RATIO_DECIMAL_PLACES, **kwargs
-    )
+    return FixedDecimalField(max_digits=MAX_DIGITS, decimal_places=RATIO_DECIMAL_PLACES, **kwargs)
 
 
 # QUERY PARAMETERS
@@ -244,7 +240,7 @@ class AllocationOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="asset.name")
     sector = serializers.CharField(source="asset.sector")
     asset_class = serializers.CharField(source="asset.asset_class")
-    weight = serializers.DecimalField(
+    weight = FixedDecimalField(
         max_digits=MAX_DIGITS,
         decimal_places=WEIGHT_DECIMAL_PLACES,
         help_text="Target weight set at the close of the rebalance date (0–1).",
@@ -283,14 +279,18 @@ class BenchmarkPointOutputSerializer(serializers.Serializer):
     @extend_schema_field(level())
     def get_index_level(self, value: Any) -> str:
         shown = value.total_level if self.context["kind"] == LEVEL_KIND_TOTAL else value.level
-        return str(level().to_representation(Decimal(shown)))
+        return str(_LEVEL_FIELD.to_representation(Decimal(shown)))
 
     @extend_schema_field(level())
     def get_benchmark_level(self, value: Any) -> str:
         base_value: Decimal = self.context["base_value"]
         base_level: Decimal = self.context["base_level"]
         series_value = Decimal(self.context["benchmark_levels"][value.date])
-        return str(level().to_representation(base_value * series_value / base_level))
+        return str(_LEVEL_FIELD.to_representation(base_value * series_value / base_level))
+
+
+# One field for every point (building a field per value costs more than formatting it).
+_LEVEL_FIELD = level()
 
 
 # RUNS

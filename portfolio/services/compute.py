@@ -42,6 +42,7 @@ from core.request_context import current_request_id
 from market.models import RefreshRun
 from market.selectors import closes_matrix, dividends_matrix, market_caps_dated, splits_matrix
 from market.selectors.matrix_cache import MarketInputs
+from portfolio.cache import published_pointers_changed
 from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import BenchmarkSeries, benchmark_return_series, index_membership_mask
@@ -146,6 +147,9 @@ def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
     run.status = IndexRun.Status.PUBLISHED
     run.published_at = timezone.now()
     run.save(update_fields=["status", "published_at", "updated_at"])
+    # Readers resolve the index's published run from a cached pointer: replace it (now and on
+    # commit), so the next request serves the new run.
+    published_pointers_changed()
     audit_record(
         action=AuditEvent.Action.RUN_PUBLISHED,
         actor=actor,

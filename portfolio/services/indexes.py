@@ -33,6 +33,7 @@ from accounts.services import (
 )
 from core.history import field_changes, history_baseline_ensure, history_user_set
 from market.models import Asset
+from portfolio.cache import published_pointers_changed
 from portfolio.models import Index, IndexMembership
 
 # The fields an index edit may change (the many-to-many ``universe`` included).
@@ -134,6 +135,7 @@ def index_update(*, index: Index, changes: Mapping[str, Any], actor: Any) -> Fie
     history_user_set(index, actor)
     # Saved even for a universe-only change: ``updated_at`` then says the definition changed.
     index.save()
+    published_pointers_changed()  # readers' cached pointers name the old slug, edit time, …
     details = changes_details(
         {field: (_plain(old), _plain(new)) for field, (old, new) in diff.items()}
     )
@@ -218,6 +220,7 @@ def index_memberships_save(
         history_user_set(row, actor)
         row.save()
     Index.all_objects.filter(pk=index.pk).update(updated_at=timezone.now())
+    published_pointers_changed()
     details = {
         MEMBERSHIPS: {
             "saved": [_membership_shown(row) for row in saved],
@@ -246,10 +249,12 @@ def _plain(value: Any) -> Any:
 def index_soft_delete(*, index: Index, actor: Any) -> Index:
     """Hide an index and audit it; its runs stay. Idempotent."""
     soft_delete_audited(obj=index, actor=actor, action=AuditEvent.Action.INDEX_DELETED)
+    published_pointers_changed()
     return index
 
 
 def index_restore(*, index: Index, actor: Any) -> Index:
     """Bring a soft-deleted index back (``ConflictError`` if a live one took its slug)."""
     restore_audited(obj=index, actor=actor, action=AuditEvent.Action.INDEX_RESTORED)
+    published_pointers_changed()
     return index

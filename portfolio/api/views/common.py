@@ -10,13 +10,9 @@ from rest_framework.pagination import BasePagination, CursorPagination, PageNumb
 from rest_framework.request import Request
 
 from core.errors import ConflictError, ErrorCode
+from portfolio.cache import published_pointer_cached
 from portfolio.models import Index
-from portfolio.selectors import (
-    LEVEL_KIND_TOTAL,
-    PublishedPointer,
-    index_get_live,
-    published_pointer_get,
-)
+from portfolio.selectors import LEVEL_KIND_TOTAL, PublishedPointer, index_get_live
 
 
 class TotalReturnUnavailable(ConflictError):
@@ -40,8 +36,10 @@ def kind_available_or_409(pointer: PublishedPointer, kind: str) -> None:
 
 
 def pointer_or_404(slug: str) -> PublishedPointer:
+    """The index's published-run pointer, cached (``portfolio.cache``: no query while the
+    cached entry is current); 404 for no live index with this slug."""
     try:
-        return published_pointer_get(slug=slug)
+        return published_pointer_cached(slug=slug)
     except Index.DoesNotExist:
         raise Http404("No live index with this slug.") from None
 

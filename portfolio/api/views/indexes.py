@@ -1,9 +1,9 @@
 """Index catalogue and published data: detail, levels, allocations, benchmark, metrics.
 
-Published reads resolve the index's published run once
-(:func:`portfolio.selectors.published_pointer_get`), read everything by that run's id, and go
-through :mod:`portfolio.api.conditional`: Redis-cached by run, ETag/Last-Modified, 304. Their
-OpenAPI documentation lives in :mod:`portfolio.api.openapi`.
+Published reads resolve the index's published run once (its pointer, cached:
+:func:`portfolio.cache.published_pointer_cached`), read everything by that run's id, and go
+through :mod:`portfolio.api.conditional`: rendered bodies Redis-cached by run, ETag/
+Last-Modified, 304. Their OpenAPI documentation lives in :mod:`portfolio.api.openapi`.
 
 ``kind`` (``price`` or ``total``) picks the level series of values, benchmark and metrics; it
 is part of the validated query, so of the cache key and the ETag. ``kind=total`` on a run
@@ -16,11 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer, IsViewerOrPublicIndexSummary
@@ -86,7 +85,7 @@ class IndexListView(generics.ListAPIView):
 class IndexDetailView(APIView):
     permission_classes = [IsViewerOrPublicIndexSummary]
 
-    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         pointer = pointer_or_404(slug)
         read = PublishedRead(endpoint="detail", pointer=pointer, params={})
         return published_read_response(
@@ -122,7 +121,7 @@ class _PublishedListView(generics.ListAPIView):
     def serializer_class_for(self, params: dict[str, Any]) -> type[Any]:
         return self.get_serializer_class()
 
-    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         params = valid_query(request, self.query_serializer_class)
         valid_paging(request, self.paginator)
         pointer = pointer_or_404(slug)
@@ -232,7 +231,7 @@ class IndexBenchmarkView(_PublishedListView):
 class IndexMetricsView(APIView):
     permission_classes = [IsViewer]
 
-    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
         params = valid_query(request, MetricsQuerySerializer)
         pointer = pointer_or_404(slug)
         run_id = pointer.run_id

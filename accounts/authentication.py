@@ -29,7 +29,7 @@ class CachedUserJWTAuthentication(JWTAuthentication):
         try:
             user_id = validated_token[jwt_settings.USER_ID_CLAIM]
         except KeyError as error:
-            raise InvalidToken(_("Token contained no recognizable user identification")) from error
+            raise InvalidToken("Token contained no recognizable user identification") from error
         snapshot = user_snapshot_get(user_id=user_id)
         if snapshot is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")

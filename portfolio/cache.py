@@ -145,7 +145,7 @@ def published_pointer_cached(*, slug: str) -> PublishedPointer:
     if version is not None and isinstance(entry, tuple) and len(entry) == 3:
         entry_version, read_at, pointer = entry
         if entry_version == version and 0 <= time.time() - read_at < max_age:
-            return pointer  # type: ignore[no-any-return]
+            return pointer
     # The version is read before the database: a change committed after this read puts a new
     # version, so what is stored below cannot outlive it.
     pointer = published_pointer_get(slug=slug)

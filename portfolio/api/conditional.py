@@ -112,7 +112,8 @@ def published_read_response(
         renderer = request.accepted_renderer
 
         def render() -> bytes:
-            return bytes(renderer.render(build(), JSON_MEDIA_TYPE, {"request": request}))
+            rendered = renderer.render(build(), JSON_MEDIA_TYPE, {"request": request})
+            return rendered if isinstance(rendered, bytes) else rendered.encode()
 
         body, coding = published_body_cached(read, render, gzip_accepted=gzip_accepted)
         response = HttpResponse(body, content_type=JSON_MEDIA_TYPE, headers=headers)

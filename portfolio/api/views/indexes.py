@@ -121,7 +121,10 @@ class _PublishedListView(generics.ListAPIView):
     def serializer_class_for(self, params: dict[str, Any]) -> type[Any]:
         return self.get_serializer_class()
 
-    def get(self, request: Request, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    # A published read answers its rendered bytes (an HttpResponse), not ListAPIView's Response.
+    def get(  # type: ignore[override]
+        self, request: Request, slug: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         params = valid_query(request, self.query_serializer_class)
         valid_paging(request, self.paginator)
         pointer = pointer_or_404(slug)

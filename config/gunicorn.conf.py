@@ -6,7 +6,9 @@ processes (default 2) of ``WEB_THREADS`` threads each (default 8, ``gthread`` wo
 request blocked on a dead dependency holds one thread for at most its bounded wait
 (``DB_POOL_TIMEOUT``, ``CELERY_SEND_TIMEOUT``), never a whole process, so ``/health/live`` is
 answered by a free thread while other requests wait. Every value can be overridden from the
-environment; gunicorn's own ``GUNICORN_CMD_ARGS`` still wins over this file.
+environment; gunicorn's own ``GUNICORN_CMD_ARGS`` still wins over this file. Why gthread 2 × 8
+(measured against sync and other thread counts, ``python -m bench.serving_model``):
+docs/performance.md, "Serving model".
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ implicit ones are declared with :func:`core.openapi.problem_responses`.
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 
 from core.openapi import problem_responses
@@ -21,6 +22,15 @@ from .serializers import (
 )
 
 TAG = "auth"
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """Our authentication class verifies simplejwt's bearer tokens (the user from a cache):
+    the same ``jwtAuth`` security scheme in the schema. Registered by being defined."""
+
+    target_class = "accounts.authentication.CachedUserJWTAuthentication"
+
+
 EXAMPLE_PAIR = {
     "token_type": "Bearer",
     "access": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2lnbmF0dXJl",

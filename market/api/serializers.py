@@ -44,7 +44,9 @@ class MarketCapField(StrictRegexField):
     the asset's market-cap row dated today.
     """
 
-    PATTERN = r"^\d{1,18}(?:\.\d{1,2})?$"
+    # Positive: a non-zero digit before the point, or a non-zero fraction (zero is refused by
+    # the pattern itself, so the schema says exactly what is accepted).
+    PATTERN = r"^0*(?:[1-9][0-9]{0,17}(?:\.[0-9]{1,2})?|\.(?:[1-9][0-9]?|0[1-9]))$"
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_null", True)

@@ -51,6 +51,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUTOINDEX_DATA_DIR", REPO_ROOT / ".data"))
 DATABASE_NAME = "autoindex"
 REDIS_START_TIMEOUT_S = 10.0
+# WAL the primary keeps for a streaming standby that has fallen behind (``_keep_wal_for_standby``).
+REPLICA_WAL_KEEP_SIZE_MB = 2048
 MAX_SOCKET_PATH_LENGTH = 100
 # A segment is archived when it is full or, at the latest, this long after the last write: WAL of
 # a quiet development server still reaches the archive within a minute.
@@ -608,6 +610,7 @@ def ensure_replica(
         host=primary.host, port=primary.port, user=primary.user, dbname="postgres"
     ) as conn:
         primary_sysid = _system_identifier(conn)
+        _keep_wal_for_standby(conn)
     replica_sysid = _data_dir_system_identifier(replica_dir)
     if replica_sysid is not None and replica_sysid != primary_sysid:
         logger.warning("embedded replica %s copies another cluster; rebuilding it", replica_dir)
@@ -648,6 +651,27 @@ def ensure_replica(
             raise EmbeddedServiceError(f"embedded replica did not start; see {log_file}")
         time.sleep(0.1)
     return params
+
+
+def _keep_wal_for_standby(conn: psycopg.Connection[Any]) -> None:
+    """Make the primary keep at least ``REPLICA_WAL_KEEP_SIZE`` of WAL for the standby.
+
+    The standby has no replication slot (a leaked one would pile WAL up on a developer's server
+    forever), so a burst of writes (a bulk load, a benchmark) could otherwise recycle segments
+    it has not streamed yet; without an archive to restore them from it would never catch up.
+    ``wal_keep_size`` takes effect on reload; it is only ever raised here.
+    """
+    conn.autocommit = True
+    (current,) = conn.execute(
+        "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_keep_size'"
+    ).fetchone() or (0,)
+    if int(current) < REPLICA_WAL_KEEP_SIZE_MB:
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET wal_keep_size = {}").format(
+                sql.Literal(f"{REPLICA_WAL_KEEP_SIZE_MB}MB")
+            )
+        )
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _postmaster_alive(pid_file: Path) -> bool:

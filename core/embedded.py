@@ -661,6 +661,7 @@ def _keep_wal_for_standby(conn: psycopg.Connection[Any]) -> None:
     it has not streamed yet; without an archive to restore them from it would never catch up.
     ``wal_keep_size`` takes effect on reload; it is only ever raised here.
     """
+    conn.commit()  # ALTER SYSTEM runs outside a transaction block
     conn.autocommit = True
     (current,) = conn.execute(
         "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_keep_size'"

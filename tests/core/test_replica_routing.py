@@ -32,7 +32,9 @@ from core.replica import REPLICA, replica_state_forget
 from tests.api.conftest import api_url, bearer
 from tests.factories import AnalystFactory, AssetFactory, ViewerFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
+pytestmark = pytest.mark.django_db(
+    transaction=True, serialized_rollback=True, databases=["default", REPLICA]
+)
 
 # The standby replays the WAL of every concurrent test run on the shared server, on a busy machine.
 CATCH_UP_TIMEOUT_S = 90.0

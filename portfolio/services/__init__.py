@@ -26,7 +26,7 @@ from .indexes import (
     index_update,
     memberships_overlap_errors,
 )
-from .jobs import ComputeQueued, index_compute_enqueue, indexes_recompute_enqueue
+from .jobs import ComputeQueued, index_compute_enqueue
 
 __all__ = [
     "ArchiveReport",
@@ -45,6 +45,5 @@ __all__ = [
     "index_runs_archive",
     "index_soft_delete",
     "index_update",
-    "indexes_recompute_enqueue",
     "memberships_overlap_errors",
 ]

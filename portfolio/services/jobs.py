@@ -1,4 +1,5 @@
-"""Queue index computations (API, admin, the nightly chain) and audit their triggers.
+"""Queue index computations (API, admin) and audit their triggers; the nightly chain queues
+batches (``portfolio.services.batch``).
 
 Computations run in workers and create their ``IndexRun`` there; these services queue them
 through ``core.queue`` (after commit; a broker refusal is a 503 ``QueueUnavailableError``).
@@ -6,21 +7,14 @@ through ``core.queue`` (after commit; a broker refusal is a 503 ``QueueUnavailab
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import AuditEvent
 from accounts.services import audit_record
-from core.queue import QueueUnavailableError, enqueue
+from core.queue import enqueue
 from core.request_context import current_request_id
-from market.models import RefreshRun
-from portfolio.models import Index, IndexRun
-from portfolio.selectors import indexes_with_changed_inputs
-
-logger = logging.getLogger(__name__)
+from portfolio.models import Index
 
 COMPUTE_TASK = "portfolio.tasks.compute_index"
 
@@ -55,55 +49,3 @@ def index_compute_enqueue(*, index: Index, actor: Any, trigger: str) -> ComputeQ
         details={"trigger": trigger},
     )
     return ComputeQueued(index.slug, request_id, receipt.task_id)
-
-
-def indexes_recompute_enqueue(
-    *,
-    refresh_run: RefreshRun,
-    retry_delays: Sequence[float] = (),
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[str]:
-    """After a good refresh, queue one computation per live index whose inputs changed.
-
-    Returns the slugs queued. An index whose inputs did not change (see
-    :func:`~portfolio.selectors.indexes_with_changed_inputs`) is not recomputed, so a refresh
-    that changed nothing republishes nothing. When the broker refuses, waits ``retry_delays[i]``
-    seconds and tries the indexes not yet queued again; after the last attempt it logs an
-    error and returns what was queued — it never raises, so the refresh it follows stays
-    ``succeeded``; the next chain picks the rest up (their inputs are still newer than their
-    published runs). Each compute task is idempotent per refresh run.
-    """
-    pending = indexes_with_changed_inputs()
-    queued: list[str] = []
-    delays = list(retry_delays)
-    while pending:
-        refused = []
-        for index in pending:
-            try:
-                enqueue(
-                    COMPUTE_TASK,
-                    description=f"index compute of {index.slug}",
-                    index_id=index.pk,
-                    trigger=IndexRun.Trigger.REFRESH,
-                    refresh_run_id=refresh_run.pk,
-                    request_id=refresh_run.request_id or None,
-                )
-            except QueueUnavailableError:
-                refused.append(index)
-            else:
-                queued.append(index.slug)
-        pending = refused
-        if pending and not delays:
-            logger.error(
-                "recomputes not queued: the broker refused them; the next chain retries",
-                extra={"refresh_run": refresh_run.pk, "indexes": [i.slug for i in pending]},
-            )
-            break
-        if pending:
-            delay = delays.pop(0)
-            logger.warning(
-                "broker refused recomputes; retrying",
-                extra={"refresh_run": refresh_run.pk, "in_seconds": delay},
-            )
-            sleep(delay)
-    return queued

@@ -82,7 +82,8 @@ def main() -> None:
     splits = pd.read_csv(SHARED / "corporate_actions" / "splits.csv", dtype=str)
     splits = splits[splits["symbol"].isin(PRICE_SYMBOLS)].sort_values(["symbol", "effective_date"])
     dividends = pd.read_csv(SHARED / "corporate_actions" / "dividends.csv", dtype=str)
-    dividends = dividends[dividends["symbol"].isin(PRICE_SYMBOLS)].sort_values(["symbol", "ex_date"])
+    dividends = dividends[dividends["symbol"].isin(PRICE_SYMBOLS)]
+    dividends = dividends.sort_values(["symbol", "ex_date"])
 
     prices = pd.read_csv(SHARED / "prices_core_daily.csv.gz", dtype=str, keep_default_na=False)
     prices = prices[prices["symbol"].isin(PRICE_SYMBOLS) & (prices["date"] >= START)]

@@ -46,8 +46,10 @@ def _text(value: Decimal) -> str:
 def split_factors(splits: pd.DataFrame, symbol: str, dates: pd.Series) -> list[Decimal]:
     """Per date, Π from/to over the symbol's splits effective after it (exact decimals)."""
     events = [
-        (row.effective_date, Decimal(row.from_factor) / Decimal(row.to_factor))
-        for row in splits[splits["symbol"] == symbol].itertuples()
+        (str(effective_date), Decimal(str(from_factor)) / Decimal(str(to_factor)))
+        for effective_date, from_factor, to_factor in splits.loc[
+            splits["symbol"] == symbol, ["effective_date", "from_factor", "to_factor"]
+        ].itertuples(index=False)
     ]
     factors = []
     for date in dates:
@@ -88,10 +90,11 @@ def main() -> None:
     prices = pd.read_csv(SHARED / "prices_core_daily.csv.gz", dtype=str, keep_default_na=False)
     prices = prices[prices["symbol"].isin(PRICE_SYMBOLS) & (prices["date"] >= START)]
     prices = raw_prices(prices, splits)
-    indexed = prices.set_index(["symbol", "date"])["close"]
+    keys = zip(prices["symbol"], prices["date"], strict=True)
+    closes = dict(zip(keys, prices["close"], strict=True))
     for key, expected in RAW_CLOSE_CHECKS.items():
-        if Decimal(indexed[key]) != expected:
-            raise SystemExit(f"raw close check failed: {key} is {indexed[key]}, not {expected}")
+        if Decimal(str(closes[key])) != expected:
+            raise SystemExit(f"raw close check failed: {key} is {closes[key]}, not {expected}")
     gzip = {"method": "gzip", "mtime": 0}
     prices.to_csv(OUT / "prices.csv.gz", index=False, compression=gzip)
 

@@ -369,6 +369,16 @@ def test_ensure_replica_reuses_a_running_standby_and_restarts_a_stopped_one(stre
     assert reused_pid == running_pid
     assert stopped is False
     assert embedded.replica_answers(streaming_replica.params) is True
+    # A restarted standby answers before its WAL receiver has connected again: wait for it.
+    deadline = time.monotonic() + 30.0
+    while (
+        embedded.replica_status(streaming_replica.primary, streaming_replica.data_dir)[
+            "wal_receiver"
+        ]
+        != "streaming"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
     assert embedded.replica_status(streaming_replica.primary, streaming_replica.data_dir) == {
         "replica": "running",
         "url": streaming_replica.params.url,

@@ -32,8 +32,12 @@ NO_DATA_MESSAGE_PREFIX = "No data is available on the specified dates"
 def _decimal_from_text(value: object) -> Decimal:
     if not isinstance(value, str):
         raise ValueError(f"numbers must arrive as strings, got {type(value).__name__}")
+    return _finite_decimal(value.strip(), value)
+
+
+def _finite_decimal(text: str, value: object) -> Decimal:
     try:
-        number = Decimal(value.strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r}") from None
     if not number.is_finite():
@@ -41,11 +45,14 @@ def _decimal_from_text(value: object) -> Decimal:
     return number
 
 
-def _int_from_text(value: object) -> int:
-    number = _decimal_from_text(value)
+def _whole(number: Decimal, value: object) -> int:
     if number != number.to_integral_value():
         raise ValueError(f"not a whole number: {value!r}")
     return int(number)
+
+
+def _int_from_text(value: object) -> int:
+    return _whole(_decimal_from_text(value), value)
 
 
 def _timestamp_from_text(value: object) -> dt.date | dt.datetime:
@@ -269,20 +276,11 @@ def normalise_bars(
 def _decimal_from_number(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a number, got {type(value).__name__}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+    return _finite_decimal(str(value).strip(), value)
 
 
 def _int_from_number(value: object) -> int:
-    number = _decimal_from_number(value)
-    if number != number.to_integral_value():
-        raise ValueError(f"not a whole number: {value!r}")
-    return int(number)
+    return _whole(_decimal_from_number(value), value)
 
 
 def _date_from_text(value: object) -> dt.date:

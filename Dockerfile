@@ -9,6 +9,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 COPY requirements/ /src/requirements/
 RUN pip wheel --wheel-dir /wheels -r /src/requirements/prod.txt
 
+# --- assets: front-end libraries from their npm packages (package-lock.json), collected below ---
+FROM node:20-bookworm-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json /src/
+RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
 # --- runtime: no compilers, non-root user ---
 FROM python:3.11-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -33,6 +39,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels /wheels/* && rm -rf /wheels
 WORKDIR /app
 COPY --chown=autoindex:autoindex . /app
+COPY --from=assets /src/node_modules /app/node_modules
 # collectstatic needs settings that load; these placeholders never reach a running container.
 RUN SECRET_KEY=build-only ALLOWED_HOSTS=build DATABASE_URL=postgres://build/build \
     REDIS_URL=redis://build:6379/0 python manage.py collectstatic --no-input

@@ -17,7 +17,18 @@ $(STAMP): requirements/base.txt requirements/dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# Front-end libraries (package.json + package-lock.json) into node_modules/, served from our
+# static files (config/settings/base.py STATICFILES_DIRS); without npm everything but the admin
+# charts runs, and this says so.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $(NPM_STAMP); \
+	else \
+		echo "npm not found: the admin charts are off (install Node.js + npm, then make install)"; \
+	fi
+
+install: $(STAMP) $(NPM_STAMP)
 
 services: install  ## start (or reuse) the embedded PostgreSQL and Redis when the URLs are unset
 	$(BIN)/python -m core.embedded up
@@ -67,4 +78,4 @@ bench-scale: install  ## the prices read over >= 25 M price rows, one JSON objec
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m bench.scale
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

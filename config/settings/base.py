@@ -129,6 +129,13 @@ STATIC_URL = "/static/"
 # deployment collects them (production settings give STATIC_ROOT a default).
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+# Front-end libraries come from their npm packages (package.json, installed by `make install`)
+# and are served as our own static files under /static/vendor/ (never a CDN: the CSP is
+# 'self'). Without npm the directory is absent and the admin pages draw no charts.
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+CHARTJS_DIR = NODE_MODULES_DIR / "chart.js" / "dist"
+CHARTS_AVAILABLE = (CHARTJS_DIR / "chart.umd.min.js").is_file()
+STATICFILES_DIRS = [("vendor/chartjs", str(CHARTJS_DIR))] if CHARTS_AVAILABLE else []
 
 
 # DATABASE

@@ -20,6 +20,8 @@ from core.admin import (
     changed_values,
 )
 
+from .admin_charts import IndexChartsMixin, RunChartsMixin
+from .admin_jobs import IndexJobsMixin, RunJobsMixin
 from .models import Index, IndexMembership, IndexRun
 from .services import (
     RunArchiveError,
@@ -77,7 +79,8 @@ class IndexMembershipInline(admin.TabularInline):
 
 
 @admin.register(Index)
-class IndexAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
+class IndexAdmin(IndexJobsMixin, IndexChartsMixin, SoftDeleteAdminMixin, SimpleHistoryAdmin):
+    change_form_template = "admin/portfolio/index/change_form.html"
     form = IndexAdminForm
     inlines = [IndexMembershipInline]
     list_display = ["slug", "name", "base_value", "base_currency", "benchmark", "strategy"]
@@ -152,7 +155,7 @@ class ArchivedFilter(admin.SimpleListFilter):
 
 
 @admin.register(IndexRun)
-class IndexRunAdmin(admin.ModelAdmin):
+class IndexRunAdmin(RunJobsMixin, RunChartsMixin, admin.ModelAdmin):
     """Runs are read-only records; analysts can publish a succeeded or superseded run, and
     archive (policy permitting) or restore superseded runs (``portfolio.services.archive``)."""
 
@@ -169,6 +172,7 @@ class IndexRunAdmin(admin.ModelAdmin):
         "finished_at",
         "archived_at",
     ]
+    change_form_template = "admin/portfolio/indexrun/change_form.html"
     list_filter = ["status", "trigger", "index", ArchivedFilter]
     list_select_related = ["index", "triggered_by"]
     actions = ["publish_run", "archive_runs", "restore_runs"]

@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from django.conf import settings
@@ -132,6 +132,7 @@ class _WhileExporting(Sampler):
 
 
 _DROP = SamplingResult(Decision.DROP)
+_NOT_SAMPLED = trace.TraceFlags(trace.TraceFlags.DEFAULT)
 _exporters = _ExportersAttached()
 
 
@@ -235,13 +236,7 @@ class TracingMiddleware(_DjangoMiddleware):
             return response
         if _UNTRACED_PATH.fullmatch(request.path):
             return self.get_response(request)
-        span, token = _start_internal_or_server_span(
-            tracer=self._tracer,
-            span_name=request.method or "HTTP",
-            start_time=None,
-            context_carrier=request.META,
-            context_getter=wsgi_getter,
-        )
+        span, token = self._span_with_ids_only(request)
         _remember_ids(span, request)
         activation = otel_context.attach(trace.set_span_in_context(span))
         try:
@@ -250,6 +245,42 @@ class TracingMiddleware(_DjangoMiddleware):
             otel_context.detach(activation)
             if token is not None:
                 otel_context.detach(token)
+
+    def _span_with_ids_only(
+        self, request: HttpRequest
+    ) -> tuple[trace.Span, Token[otel_context.Context] | None]:
+        """The dropped span of a request served while nothing exports, and the context token
+        to detach after it (``None``: nothing was attached).
+
+        A request that starts a trace (no ``traceparent`` or ``baggage`` header, no span
+        current) gets the span the SDK's tracer would make for it, a non-recording span with a
+        new trace id and span id from the provider's id generator, without extracting an empty
+        context from its headers and asking the sampler to drop it. Any other request goes
+        through the library's function, which continues the caller's trace.
+        """
+        meta = request.META
+        if (
+            _provider is not None
+            and "HTTP_TRACEPARENT" not in meta
+            and "HTTP_BAGGAGE" not in meta
+            and trace.get_current_span() is trace.INVALID_SPAN
+        ):
+            ids = _provider.id_generator
+            context = trace.SpanContext(
+                trace_id=ids.generate_trace_id(),
+                span_id=ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=_NOT_SAMPLED,
+            )
+            return trace.NonRecordingSpan(context), None
+        span, token = _start_internal_or_server_span(
+            tracer=self._tracer,
+            span_name=request.method or "HTTP",
+            start_time=None,
+            context_carrier=meta,
+            context_getter=wsgi_getter,
+        )
+        return span, token
 
     def process_request(self, request: HttpRequest) -> None:
         try:

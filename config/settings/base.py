@@ -230,7 +230,7 @@ def redis_settings(redis_url: str) -> dict[str, Any]:
             "default": {
                 "BACKEND": (
                     # django-redis counting gets, hits and misses (docs/metrics.md)
-                    "django_prometheus.cache.backends.redis.RedisCache"
+                    "core.cache_metrics.RedisCache"
                     if METRICS_ENABLED
                     else "django_redis.cache.RedisCache"
                 ),

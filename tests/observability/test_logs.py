@@ -106,6 +106,24 @@ def test_web_lines_are_json_with_the_request_id_trace_id_and_user(log_lines):
     )
 
 
+def test_each_request_without_a_caller_trace_starts_a_trace_of_its_own(log_lines):
+    client, _ = _signed_in_viewer()
+
+    for request_id in ("req-log-own-trace-1", "req-log-own-trace-2"):
+        assert client.get("/api/v2/assets/", HTTP_X_REQUEST_ID=request_id).status_code == 200
+
+    ids = {
+        line["request_id"]: (line["trace_id"], line["span_id"])
+        for line in log_lines()
+        if line["request_id"].startswith("req-log-own-trace-")
+    }
+    (first_trace, first_span), (second_trace, second_span) = ids.values()
+    assert first_trace != second_trace and first_span != second_span
+    for trace_id, span_id in ids.values():
+        assert HEX_TRACE_ID.match(trace_id) and trace_id != "0" * 32
+        assert HEX_SPAN_ID.match(span_id) and span_id != "0" * 16
+
+
 def test_a_line_django_writes_after_the_response_keeps_the_request_and_trace_ids(log_lines):
     response = APIClient().get("/api/v2/no-such-page/", HTTP_X_REQUEST_ID="req-log-web-0404")
 

@@ -116,6 +116,9 @@ class RefreshRun(TimeStampedModel):
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
+        # This attempt failed with a transient error and Celery will retry the task: the next
+        # attempt is a new run (``first_attempt`` points back here); it then turns ``failed``.
+        RETRYING = "retrying", "Retrying"
         # Its process died (no heartbeat for several intervals); the next start marked it.
         ABANDONED = "abandoned", "Abandoned"
 
@@ -167,6 +170,19 @@ class RefreshRun(TimeStampedModel):
     )
     bars_quarantined = models.PositiveIntegerField(
         default=0, help_text="Bars held back by the price sanity checks (see Quarantined bars)."
+    )
+    waiting_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While the run waits for vendor credits (the minute is spent): until when.",
+    )
+    first_attempt = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        help_text="The first run of the same Celery task, when this run is a retry of it.",
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

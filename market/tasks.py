@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import task_retry
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
@@ -28,6 +29,7 @@ from market.providers import TwelveDataUnavailable
 from market.services import RefreshAlreadyRunning, prices_refresh
 from market.services.corporate_actions import corporate_actions_refresh
 from market.services.refresh import RefreshTimeLimitReached
+from market.services.run_attempts import attempts_mark_retrying
 
 # A PostgreSQL restart or failover terminates connections (OperationalError); a connection it
 # already closed raises InterfaceError. Both pass: a retry a minute later finds the server back.
@@ -66,6 +68,16 @@ def broken_connections_closed() -> Iterator[None]:
         if not connection.in_atomic_block:
             close_old_connections()
         raise
+
+
+@task_retry.connect
+def refresh_attempt_retrying(sender: Any = None, request: Any = None, **_kwargs: Any) -> None:
+    """Celery is retrying a task: its refresh run that just failed is ``retrying`` until the
+    next attempt starts (``market.services.run_attempts``). Not for an eager call: its retry
+    already ran inline. A database error here is logged by Celery's signal dispatch."""
+    if request is None or getattr(request, "is_eager", False):
+        return
+    attempts_mark_retrying(RefreshRun, task_id=getattr(request, "id", None) or "")
 
 
 @shared_task(bind=True, name="market.tasks.refresh_market_data", **REFRESH_RETRY_POLICY)

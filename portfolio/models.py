@@ -69,6 +69,9 @@ class IndexRun(TimeStampedModel):
         FAILED = "failed", "Failed"
         PUBLISHED = "published", "Published"
         SUPERSEDED = "superseded", "Superseded"
+        # This attempt failed with a transient error and Celery will retry the task: the next
+        # attempt is a new run (``first_attempt`` points back here); it then turns ``failed``.
+        RETRYING = "retrying", "Retrying"
         # Its process died (no heartbeat for several intervals); the next start marked it.
         ABANDONED = "abandoned", "Abandoned"
 
@@ -112,6 +115,14 @@ class IndexRun(TimeStampedModel):
         null=True,
         blank=True,
         help_text="Last sign of life of the process computing it (renewed while it works).",
+    )
+    first_attempt = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        help_text="The first run of the same Celery task, when this run is a retry of it.",
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

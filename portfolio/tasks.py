@@ -13,11 +13,13 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_retry
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from core.request_context import bound_request_id
 from market.models import RefreshRun
+from market.services.run_attempts import attempts_mark_retrying
 from market.tasks import (
     REFRESH_RETRY_POLICY,
     TRANSIENT_DATABASE_ERRORS,
@@ -47,6 +49,17 @@ COMPUTE_RETRY_POLICY: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 3,
 }
+
+
+@task_retry.connect
+def index_attempt_retrying(sender: Any = None, request: Any = None, **_kwargs: Any) -> None:
+    """Celery is retrying a task: the index runs of the attempt that just failed (the latest
+    run of each index with its task id) are ``retrying`` until the next attempt starts."""
+    if request is None or getattr(request, "is_eager", False):
+        return
+    attempts_mark_retrying(
+        IndexRun, task_id=getattr(request, "id", None) or "", group_by="index_id"
+    )
 
 
 @shared_task(bind=True, name="portfolio.tasks.refresh_and_recompute", **REFRESH_RETRY_POLICY)

@@ -81,6 +81,9 @@ class CreditLimiter:
         self._clock = clock
         self._sleep = sleep
         self._take = redis.register_script(_TAKE_CREDITS)
+        # Told when a wait for the next minute starts (the instant it ends) and ends (None):
+        # the refresh shows it on its run ("waiting for vendor credits until …").
+        self.wait_observer: Callable[[dt.datetime | None], None] | None = None
 
     def _window_key(self, now: float) -> str:
         return f"{self._prefix}:credits:{int(now // WINDOW_SECONDS)}"
@@ -155,7 +158,17 @@ class CreditLimiter:
                 "twelvedata credits exhausted for this minute; waiting",
                 extra={"credits": credits, "wait_s": round(wait, 3)},
             )
-            self._sleep(wait)
+            if self.wait_observer is not None:
+                self.wait_observer(
+                    dt.datetime.fromtimestamp(self._clock() + wait, tz=dt.UTC).replace(
+                        microsecond=0
+                    )
+                )
+            try:
+                self._sleep(wait)
+            finally:
+                if self.wait_observer is not None:
+                    self.wait_observer(None)
             waited += wait
 
     def exhaust_current_minute(self) -> None:

@@ -55,6 +55,7 @@ from .refresh_lease import (
     refresh_runs_abandon,
 )
 from .refresh_plan import vendor_symbol
+from .run_attempts import refresh_attempt_begin
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,9 @@ def corporate_actions_refresh(
     try:
         refresh_runs_abandon(task_id=task_id)
         run = RefreshRun.objects.create(
+            first_attempt=refresh_attempt_begin(
+                task_id=task_id, kind=RefreshRun.Kind.CORPORATE_ACTIONS
+            ),
             kind=RefreshRun.Kind.CORPORATE_ACTIONS,
             status=RefreshRun.Status.RUNNING,
             trigger=trigger,

@@ -72,6 +72,7 @@ from .refresh_lease import (
     refresh_runs_abandon,
 )
 from .refresh_plan import Plan, SymbolOutcome, plan_batches, refresh_plan, vendor_symbol
+from .run_attempts import credit_wait_recorder, refresh_attempt_begin
 from .sanity import bars_screen
 
 __all__ = [
@@ -131,8 +132,10 @@ def prices_refresh(
         return lease  # a live refresh is running: join it
     try:
         refresh_runs_abandon(task_id=task_id)
+        first_attempt = refresh_attempt_begin(task_id=task_id, kind=RefreshRun.Kind.PRICES)
         run = RefreshRun.objects.create(
             status=RefreshRun.Status.RUNNING,
+            first_attempt=first_attempt,
             trigger=trigger,
             triggered_by=actor if getattr(actor, "pk", None) else None,
             symbols=sorted(symbols) if symbols else [],
@@ -159,6 +162,10 @@ def prices_refresh(
             heartbeat=heartbeat,
             progress=progress,
         )
+        # Waits for vendor credits show on the run ("waiting for vendor credits until …").
+        limiter = getattr(job.client, "limiter", None)
+        if limiter is not None:
+            limiter.wait_observer = credit_wait_recorder(run)
         with heartbeat:
             try:
                 job.execute(symbols=symbols, start=start, end=end)
@@ -167,6 +174,9 @@ def prices_refresh(
             except BaseException as exc:
                 job.fail(exc)
                 raise
+            finally:
+                if limiter is not None:
+                    limiter.wait_observer = None
         return run
     finally:
         try:

@@ -42,6 +42,7 @@ from core.request_context import current_request_id
 from market.models import RefreshRun
 from market.selectors import closes_matrix, dividends_matrix, market_caps_dated, splits_matrix
 from market.selectors.matrix_cache import MarketInputs
+from market.services.run_attempts import attempt_begin
 from portfolio.cache import published_pointers_changed
 from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
@@ -285,8 +286,10 @@ def index_run_compute(
     strategy = index.strategy
     universe = list(index.universe.filter(deleted_at__isnull=True).order_by("symbol"))
     index_runs_abandon(index=index, task_id=task_id)
+    first_attempt = attempt_begin(IndexRun, task_id=task_id, index=index)
     run = IndexRun.objects.create(
         index=index,
+        first_attempt=first_attempt,
         trigger=trigger,
         triggered_by=actor if getattr(actor, "pk", None) else None,
         refresh_run=refresh_run,

@@ -13,9 +13,12 @@ from rest_framework.serializers import Serializer
 from core.openapi import problem_responses
 
 from .serializers import (
+    AllocationHistoryOutputSerializer,
     AllocationOutputSerializer,
     AllocationQuerySerializer,
     BenchmarkPointOutputSerializer,
+    DateWindowQuerySerializer,
+    DrawdownOutputSerializer,
     IndexDetailOutputSerializer,
     IndexMetricsOutputSerializer,
     IndexValueOutputSerializer,
@@ -325,4 +328,62 @@ INDEX_SIMULATION_POST = extend_schema(
             },
         ),
     ],
+)
+
+
+# WHOLE-RUN SERIES (portfolio/api/views/series.py)
+
+INDEX_ALLOCATION_HISTORY_GET = _published_read_get(
+    summary="Target weights of every rebalance of the published run, in one request",
+    description=(
+        "The whole allocation history as a matrix: `dates` (rebalance dates, oldest first), "
+        "`symbols` (every asset held on one of them, A→Z) with their `sectors`, and "
+        "`weights[i][j]`, the weight of `symbols[j]` set at the close of `dates[i]`, a decimal "
+        "string with 6 places (`0.000000` where not held; each row sums to 1 up to that "
+        "rounding). Sum the columns of one sector for the weights by sector. `start`/`end` "
+        "keep the rebalances in that window (and the assets held in it). Empty lists until a "
+        "run is published. Not paginated: one computed result (a daily-rebalanced 10-year "
+        "run of 40 assets is about 1 MB, 100 kB gzipped)."
+    ),
+    query=DateWindowQuerySerializer,
+    response=AllocationHistoryOutputSerializer,
+    example=_example_200(
+        "history",
+        {
+            "index": "autoindex",
+            "run_id": 42,
+            "dates": ["2024-08-01", "2024-09-02"],
+            "symbols": ["AAPL", "GLD", "TLT"],
+            "sectors": ["Technology", "Commodities", "Bonds"],
+            "weights": [
+                ["0.400000", "0.350000", "0.250000"],
+                ["0.420000", "0.330000", "0.250000"],
+            ],
+        },
+    ),
+)
+INDEX_DRAWDOWN_GET = _published_read_get(
+    summary="Drawdown of the published run's levels on each date, in one request",
+    description=(
+        "`drawdowns[i]` = the level of `kind` on `dates[i]` ÷ the highest level since the "
+        "run's inception − 1: 0 on a new high, −0.25 is 25 % below it. `start`/`end` slice "
+        "the series (the running maximum still starts at inception). `max_drawdown` is the "
+        "lowest value in the window. Ratios are decimal strings with 6 places. Empty lists "
+        "until a run is published. Not paginated: one computed result (about 60 kB for ten "
+        "years of trading days)."
+    ),
+    query=SeriesQuerySerializer,
+    response=DrawdownOutputSerializer,
+    example=_example_200(
+        "drawdown",
+        {
+            "index": "autoindex",
+            "run_id": 42,
+            "kind": "price",
+            "dates": ["2024-09-10", "2024-09-11", "2024-09-12"],
+            "drawdowns": ["0.000000", "-0.012301", "-0.004518"],
+            "max_drawdown": "-0.012301",
+        },
+    ),
+    kind=True,
 )

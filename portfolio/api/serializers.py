@@ -453,3 +453,50 @@ class SimulationOutputSerializer(serializers.Serializer):
     max_drawdown = ratio(help_text="Worst fall of the position in `currency` (≤ 0).")
     contributions = SimulationContributionSerializer(many=True)
     values = SimulationPointSerializer(many=True)
+
+
+# WHOLE-RUN SERIES (one request each; portfolio.selectors_series has the formulas)
+#
+# These bodies are built as plain dicts of fixed-place strings (thousands of numbers: a
+# serializer per value would cost more than the read); the serializers below document the shape
+# in the OpenAPI schema and are what the tests check the bodies against.
+
+
+class AllocationHistoryOutputSerializer(serializers.Serializer):
+    index = serializers.CharField(help_text="Index slug.")
+    run_id = serializers.IntegerField(
+        allow_null=True, help_text="The published run; null (and empty lists) until one is."
+    )
+    dates = serializers.ListField(
+        child=serializers.DateField(), help_text="Rebalance dates, oldest first."
+    )
+    symbols = serializers.ListField(
+        child=serializers.CharField(), help_text="Assets held on any of `dates`, A→Z."
+    )
+    sectors = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The sector of each symbol (same order; `Unclassified` when it has none).",
+    )
+    weights = serializers.ListField(
+        child=serializers.ListField(
+            child=FixedDecimalField(max_digits=MAX_DIGITS, decimal_places=WEIGHT_DECIMAL_PLACES)
+        ),
+        help_text=(
+            "One row per date, one weight per symbol (same order), 6 places; `0.000000` where "
+            "the asset is not held. Each row sums to 1 up to that rounding."
+        ),
+    )
+
+
+class DrawdownOutputSerializer(serializers.Serializer):
+    index = serializers.CharField(help_text="Index slug.")
+    run_id = serializers.IntegerField(
+        allow_null=True, help_text="The published run; null (and empty lists) until one is."
+    )
+    kind = serializers.ChoiceField(choices=list(LEVEL_KINDS))
+    dates = serializers.ListField(child=serializers.DateField(), help_text="Oldest first.")
+    drawdowns = serializers.ListField(
+        child=ratio(),
+        help_text="level ÷ its running maximum since inception − 1 on each date (≤ 0), 6 places.",
+    )
+    max_drawdown = ratio(allow_null=True, help_text="The lowest of `drawdowns`; null when empty.")

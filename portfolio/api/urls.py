@@ -13,6 +13,12 @@ urlpatterns = [
         views.IndexAllocationListView.as_view(),
         name="index-allocations",
     ),
+    path(
+        "indexes/<slug:slug>/allocation-history/",
+        views.IndexAllocationHistoryView.as_view(),
+        name="index-allocation-history",
+    ),
+    path("indexes/<slug:slug>/drawdown/", views.IndexDrawdownView.as_view(), name="index-drawdown"),
     path("indexes/<slug:slug>/metrics/", views.IndexMetricsView.as_view(), name="index-metrics"),
     path(
         "indexes/<slug:slug>/benchmark/",

@@ -13,12 +13,15 @@ from .indexes import (
     IndexValueListView,
 )
 from .runs import IndexRunDetailView, IndexRunListView
+from .series import IndexAllocationHistoryView, IndexDrawdownView
 from .simulations import IndexSimulationView
 
 __all__ = [
+    "IndexAllocationHistoryView",
     "IndexAllocationListView",
     "IndexBenchmarkView",
     "IndexDetailView",
+    "IndexDrawdownView",
     "IndexListView",
     "IndexMetricsView",
     "IndexRunDetailView",

@@ -6,6 +6,8 @@ needs a row in ``tests/api/test_permission_matrix.py`` (the test fails otherwise
 
 from django.urls import include, path
 
+from accounts.event_stream import events_view
+
 app_name = "api"
 
 urlpatterns = [
@@ -13,4 +15,6 @@ urlpatterns = [
     path("", include("market.api.urls")),
     path("", include("portfolio.api.urls")),
     path("", include("strategy.api.urls")),
+    # Server-Sent Events (docs/events.md); open-ended on the ``stream`` process (ASGI).
+    path("events/", events_view, name="events"),
 ]

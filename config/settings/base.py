@@ -709,3 +709,34 @@ if METRICS_ENABLED:
         *MIDDLEWARE,
         "core.http_metrics.RequestMetricsAfterMiddleware",
     ]
+
+# ---- LIVE EVENTS (Server-Sent Events; docs/events.md) -------------------------------------
+# Published through Redis (pub/sub + a bounded stream for Last-Event-ID replay) and served at
+# /api/v2/events/ — open-ended by the ``stream`` process (uvicorn, ASGI), bounded to
+# EVENTS_WSGI_MAX_SECONDS per connection when gunicorn ``web`` answers it.
+EVENTS_REDIS_URL = env.str("EVENTS_REDIS_URL", default="")  # empty: REDIS_URL
+EVENTS_REDIS_TIMEOUT_SECONDS = env.float("EVENTS_REDIS_TIMEOUT_SECONDS", default=1.5)
+EVENTS_BUFFER_LENGTH = env.int("EVENTS_BUFFER_LENGTH", default=5000)
+EVENTS_HEARTBEAT_SECONDS = env.float("EVENTS_HEARTBEAT_SECONDS", default=15.0)
+EVENTS_RETRY_MILLISECONDS = env.int("EVENTS_RETRY_MILLISECONDS", default=3000)
+EVENTS_WSGI_MAX_SECONDS = env.float("EVENTS_WSGI_MAX_SECONDS", default=25.0)
+STREAM_HOST = env.str("STREAM_HOST", default="127.0.0.1")
+STREAM_PORT = env.int("STREAM_PORT", default=8001)
+# Where browsers reach the stream process (e.g. "https://app.example.com:8001"); empty: the
+# admin pages use their own origin (a proxy routes /api/v2/events/ to the stream process).
+STREAM_PUBLIC_URL = env.str("STREAM_PUBLIC_URL", default="").rstrip("/")
+# Origins of the admin pages allowed to read the stream process with their session cookie
+# (credentialed CORS on /api/v2/events/ only), e.g. "https://app.example.com".
+EVENTS_ALLOWED_ORIGINS: list[str] = env.list("EVENTS_ALLOWED_ORIGINS", default=[])
+if STREAM_PUBLIC_URL:
+    from urllib.parse import urlsplit as _urlsplit
+
+    _stream = _urlsplit(STREAM_PUBLIC_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] = [
+        "'self'",
+        f"{_stream.scheme}://{_stream.netloc}",
+    ]
+# core/templates (admin/base_site.html: the live-events script on every admin page) must win
+# over django.contrib.admin's own, which comes first in INSTALLED_APPS.
+TEMPLATES[0]["DIRS"] = [BASE_DIR / "core" / "templates"]
+# ---- END LIVE EVENTS ----------------------------------------------------------------------

@@ -52,6 +52,7 @@ from redis.exceptions import RedisError
 
 from core.request_context import current_request_id
 from core.tracing import span
+from market.events import refresh_progress_publish
 from market.metrics import refresh_run_finished
 from market.models import RefreshRun
 from market.providers import (
@@ -146,6 +147,7 @@ def prices_refresh(
             heartbeat_at=timezone.now(),
         )
         lease.bind(run.pk)
+        refresh_progress_publish(run)
         logger.info(
             "refresh started",
             extra={
@@ -254,6 +256,7 @@ class _RefreshJob:
                 "updated_at",
             ]
         )
+        refresh_progress_publish(self.run)
 
     def _finish(self, status: str, failure: str = "") -> None:
         self.run.status = status
@@ -261,6 +264,7 @@ class _RefreshJob:
         self.run.finished_at = timezone.now()
         self._copy_counts()
         self.run.save()
+        refresh_progress_publish(self.run)
         refresh_run_finished(run=self.run, revisions=self.total.revisions)
         logger.info(
             "refresh finished",

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.heartbeat import Heartbeat
+from market.events import refresh_progress_publish_ids
 from market.locks import Lease, LeaseHolder, refresh_lease
 from market.models import RefreshRun
 
@@ -128,6 +129,7 @@ def refresh_runs_abandon(*, task_id: str = "") -> list[int]:
         if marked:
             abandoned.append(run.pk)
             logger.warning("refresh run abandoned", extra={"refresh_run": run.pk, "reason": reason})
+    refresh_progress_publish_ids(abandoned)
     return abandoned
 
 

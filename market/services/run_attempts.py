@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from django.db.models import Model
 from django.utils import timezone
 
+from market.events import refresh_progress_publish
 from market.models import RefreshRun
 
 RunModel = TypeVar("RunModel", bound=Model)
@@ -77,5 +78,6 @@ def credit_wait_recorder(run: RefreshRun) -> Callable[[dt.datetime | None], None
     def record(until: dt.datetime | None) -> None:
         run.waiting_until = until
         RefreshRun.objects.filter(pk=run.pk).update(waiting_until=until, updated_at=timezone.now())
+        refresh_progress_publish(run)  # live events: the page shows the wait
 
     return record

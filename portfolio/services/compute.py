@@ -44,6 +44,11 @@ from market.selectors import closes_matrix, dividends_matrix, market_caps_dated,
 from market.selectors.matrix_cache import MarketInputs
 from market.services.run_attempts import attempt_begin
 from portfolio.cache import published_pointers_changed
+from portfolio.events import (
+    index_run_progress_publish,
+    index_run_published_publish,
+    progress_reporting,
+)
 from portfolio.metrics import index_computation_count, index_run_finished
 from portfolio.models import Index, IndexRun
 from portfolio.selectors import BenchmarkSeries, benchmark_return_series, index_membership_mask
@@ -136,7 +141,7 @@ def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
     system's publish after a computation). Raises ``ValueError`` for a run that cannot be
     published (running, failed, or archived: its rows are in files).
     """
-    Index.all_objects.select_for_update().get(pk=run.index_id)
+    index = Index.all_objects.select_for_update().get(pk=run.index_id)
     run = IndexRun.objects.select_for_update().get(pk=run.pk)
     if run.status not in (IndexRun.Status.SUCCEEDED, IndexRun.Status.SUPERSEDED):
         raise ValueError(f"only a succeeded or superseded run can be published, not {run.status}")
@@ -157,6 +162,7 @@ def index_run_publish(*, run: IndexRun, actor: Any = None) -> IndexRun:
         target=run,
         details={"index": run.index_id, "data_through": run.data_through},
     )
+    index_run_published_publish(run, index_slug=index.slug)  # at commit
     logger.info("index run published", extra={"index_id": run.index_id, "run_id": run.pk})
     return run
 
@@ -299,8 +305,9 @@ def index_run_compute(
         task_id=task_id,
         heartbeat_at=timezone.now(),
     )
+    index_run_progress_publish(run)
     timer = _Timer()
-    report = progress or (lambda _phase: None)
+    report = progress_reporting(run, progress)  # also publishes each phase (live events)
     try:
         with _heartbeat(run):
             config = strategy.engine_config(base_value=float(index.base_value))
@@ -369,8 +376,10 @@ def index_run_compute(
                 run.timings = timer.seconds
     except Exception as error:
         _mark_failed(run, error, timer)
+        index_run_progress_publish(run, index_slug=index.slug)
         index_run_finished(status=IndexRun.Status.FAILED, timings=timer.seconds)
         raise
+    index_run_progress_publish(run, index_slug=index.slug)
     index_run_finished(status=run.status, timings=timer.seconds)
     logger.info(
         "index computed",

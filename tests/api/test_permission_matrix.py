@@ -50,6 +50,8 @@ FUNCTION_VIEW_METHODS = ("GET",)
 # (url name, method): (anonymous, viewer, analyst, admin)
 MATRIX: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("health-live", "GET"): (200, 200, 200, 200),
+    # Server-Sent Events (docs/events.md): every role reads the stream (filtered by role).
+    ("api:events", "GET"): (401, 200, 200, 200),
     ("health-ready", "GET"): (200, 200, 200, 200),
     # Open to the allowed networks (the test client is loopback), whoever is signed in.
     ("metrics", "GET"): (200, 200, 200, 200),

@@ -148,12 +148,12 @@ def sql_p95_ms() -> float:
     from django.db import connection
 
     from market.models import Asset
-    from market.selectors.prices import price_list
+    from market.selectors.prices import price_rows
 
     assets = list(Asset.objects.filter(symbol__startswith=SYMBOL_PREFIX).order_by("id"))
     step = len(assets) // ROTATION
     statements = [
-        price_list(asset=assets[number * step], start=READ_START, end=READ_END).query
+        price_rows(asset=assets[number * step], start=READ_START, end=READ_END).query
         for number in range(ROTATION)
     ]
     queries = [query.sql_with_params() for query in statements]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -131,6 +132,36 @@ class PriceOutputSerializer(serializers.Serializer):
     low = FixedDecimalField(max_digits=20, decimal_places=8, allow_null=True)
     close = FixedDecimalField(max_digits=20, decimal_places=8)
     volume = serializers.IntegerField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The dict DRF's ``Serializer.to_representation`` builds (same keys, order and
+        strings; ``None`` stays ``None``), without its per-field attribute lookup and skip
+        checks, from a ``Price`` or a row of ``market.selectors.price_rows`` (prices already
+        as PostgreSQL's 8-decimal text, used as they are). A year of bars is 1,560 values:
+        that dispatch and the per-value ``Decimal`` work were most of the read."""
+        if isinstance(instance, Mapping) and "close_text" in instance:
+            return {
+                "date": self.fields["date"].to_representation(instance["date"]),
+                "open": instance["open_text"],
+                "high": instance["high_text"],
+                "low": instance["low_text"],
+                "close": instance["close_text"],
+                "volume": _integer(instance["volume"]),
+            }
+        fields = self.fields
+        represented: dict[str, Any] = {"date": fields["date"].to_representation(instance.date)}
+        for name in PRICE_DECIMAL_FIELDS:
+            value = getattr(instance, name)
+            represented[name] = None if value is None else fields[name].to_representation(value)
+        represented["volume"] = _integer(instance.volume)
+        return represented
+
+
+PRICE_DECIMAL_FIELDS = ("open", "high", "low", "close")
+
+
+def _integer(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class CurrencyOutputSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ from market.selectors import (
     asset_list,
     currencies_available,
     price_list,
+    price_rows,
     refresh_run_list,
 )
 from market.selectors.assets import asset_latest_deleted
@@ -126,7 +127,9 @@ class AssetPriceListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no asset
             return price_list(asset=Asset(pk=0))
-        return price_list(asset=_live_asset(self.kwargs["symbol"]))
+        # Rows with the prices as text, not model instances (the serializer and the cursor read
+        # them as mappings; market.selectors.price_rows).
+        return price_rows(asset=_live_asset(self.kwargs["symbol"]))
 
 
 @currency_list_schema

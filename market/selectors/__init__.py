@@ -19,7 +19,7 @@ from .fx import (
     usd_pairs_by_currency,
 )
 from .point_in_time import DatedMarketCaps, dividends_matrix, market_caps_dated, splits_matrix
-from .prices import closes_matrix, latest_price_date_by_class, price_list
+from .prices import closes_matrix, latest_price_date_by_class, price_list, price_rows
 from .runs import refresh_run_list
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "latest_price_date_by_class",
     "market_caps_dated",
     "price_list",
+    "price_rows",
     "refresh_run_list",
     "splits_matrix",
     "usd_pair_currency",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
 
 from market.models import Asset, Price
 
@@ -44,6 +46,23 @@ def price_list(
     if end is not None:
         prices = prices.filter(date__lte=end)
     return prices.order_by("date")
+
+
+# The price columns the API shows, read as PostgreSQL's text of ``numeric(20, 8)``.
+PRICE_TEXT_COLUMNS = ("open", "high", "low", "close")
+
+
+def price_rows(
+    *, asset: Asset, start: datetime.date | None = None, end: datetime.date | None = None
+) -> QuerySet[Price, Any]:
+    """:func:`price_list` as rows for the API: ``date``, ``volume`` and ``open_text`` …
+    ``close_text``, each price as the text PostgreSQL renders for its ``numeric(20, 8)``
+    column: always 8 decimals, the string DRF's ``DecimalField(decimal_places=8)`` gives for
+    the stored value, so no ``Decimal`` is made or formatted per value (``null`` stays null)."""
+    texts = {
+        f"{column}_text": Cast(column, output_field=TextField()) for column in PRICE_TEXT_COLUMNS
+    }
+    return price_list(asset=asset, start=start, end=end).values("date", "volume", **texts)
 
 
 def closes_matrix(

@@ -169,3 +169,55 @@ def test_the_fast_path_is_taken_for_stored_values(monkeypatch):
     _fast(20, 8).to_representation(Decimal("412.12000000"))
 
     assert calls == []  # no quantize for any of them
+
+
+PRICE_VALUES = [
+    Decimal("0.00000001"),
+    Decimal("1"),
+    Decimal("10.5"),
+    Decimal("9.12345678"),
+    Decimal("123456789012.12345678"),
+    Decimal("99999999999.99999999"),
+    None,
+]
+
+
+@pytest.mark.django_db
+def test_price_rows_read_as_text_are_the_strings_drf_renders_for_the_stored_values():
+    from market.models import Price
+    from market.selectors import price_list, price_rows
+    from tests.factories import AssetFactory, PriceFactory
+
+    asset = AssetFactory.create()
+    first = datetime.date(2024, 1, 1)
+    for offset, value in enumerate(PRICE_VALUES):
+        PriceFactory.create(
+            asset=asset,
+            date=first + datetime.timedelta(days=offset),
+            open=value,
+            high=value,
+            low=value,
+            close=value if value is not None else Decimal("1.5"),
+            volume=None if value is None else offset,
+        )
+    drf = _drf(20, 8)
+
+    rows = PriceOutputSerializer(list(price_rows(asset=asset)), many=True).data
+    stored = list(price_list(asset=asset))
+
+    assert len(rows) == len(PRICE_VALUES) == Price.objects.filter(asset=asset).count()
+    for row, price in zip(rows, stored, strict=True):
+        assert row == {
+            "date": price.date.isoformat(),
+            **{
+                name: None
+                if getattr(price, name) is None
+                else drf.to_representation(getattr(price, name))
+                for name in ("open", "high", "low", "close")
+            },
+            "volume": price.volume,
+        }
+    assert rows[0]["close"] == "0.00000001"
+    assert rows[4]["close"] == "123456789012.12345678"
+    assert rows[-1]["open"] is None
+    assert rows[-1]["close"] == "1.50000000"

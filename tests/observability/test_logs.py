@@ -118,10 +118,13 @@ def test_each_request_without_a_caller_trace_starts_a_trace_of_its_own(log_lines
         if line["request_id"].startswith("req-log-own-trace-")
     }
     (first_trace, first_span), (second_trace, second_span) = ids.values()
-    assert first_trace != second_trace and first_span != second_span
+    assert first_trace != second_trace
+    assert first_span != second_span
     for trace_id, span_id in ids.values():
-        assert HEX_TRACE_ID.match(trace_id) and trace_id != "0" * 32
-        assert HEX_SPAN_ID.match(span_id) and span_id != "0" * 16
+        assert HEX_TRACE_ID.match(trace_id)
+        assert trace_id != "0" * 32
+        assert HEX_SPAN_ID.match(span_id)
+        assert span_id != "0" * 16
 
 
 def test_a_line_django_writes_after_the_response_keeps_the_request_and_trace_ids(log_lines):

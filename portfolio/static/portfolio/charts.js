@@ -30,7 +30,9 @@
   }
 
   function percentTick(value) {
-    return Number(value).toFixed(0) + " %";
+    // One decimal where whole percents would repeat (a shallow drawdown); none otherwise.
+    var rounded = Math.round(Number(value) * 10) / 10;
+    return (rounded === 0 ? 0 : rounded) + " %";
   }
 
   function levelChart(canvas, data) {

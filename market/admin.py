@@ -7,10 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.roles import Role, user_has_role
@@ -37,6 +45,7 @@ from .models import (
     Split,
 )
 from .selectors.assets import with_current_market_cap
+from .selectors.job_state import run_state
 from .services import (
     CreditBudgetExceeded,
     asset_create,
@@ -49,6 +58,9 @@ from .services import (
 )
 
 RECENT_PRICE_ROWS = 20
+# The Asset page's close chart: the latest closes up to this many (about ten years of days).
+ASSET_CHART_MAX_CLOSES = 2600
+JOB_STATE_TEMPLATE = "admin/market/_job_state.html"
 PRICE_TABLE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "source")
 
 
@@ -140,17 +152,41 @@ class AssetAdmin(SoftDeleteAdminMixin, SimpleHistoryAdmin):
     @admin.action(description="Refresh prices", permissions=["change"])
     def refresh_prices_selected(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
         """Queue one refresh of the selected symbols (audited; 'nothing started' on an outage)."""
-        symbols = sorted(queryset.values_list("symbol", flat=True))
-        try:
-            refresh_enqueue(symbols=symbols, actor=request.user, trigger=RefreshRun.Trigger.ADMIN)
-        except (QueueUnavailableError, CreditBudgetExceeded) as error:
-            self.message_user(request, error.detail, messages.ERROR)
-            return
-        self.message_user(
-            request,
-            f"Price refresh queued for {len(symbols)} asset(s): {', '.join(symbols)}. "
-            "Its progress appears under Refresh runs.",
-            messages.SUCCESS,
+        refresh_queue_from_admin(self, request, sorted(queryset.values_list("symbol", flat=True)))
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        refresh = path(
+            "<path:object_id>/refresh/",
+            self.admin_site.admin_view(require_POST(self.refresh_now_view)),
+            name="{}_{}_refresh".format(*info),
+        )
+        return [refresh, *super().get_urls()]
+
+    def refresh_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Refresh now" on the Asset page: the same enqueue as the list action, then back."""
+        asset = get_object_or_404(Asset, pk=object_id)
+        if not self.has_change_permission(request, asset):
+            raise PermissionDenied
+        refresh_queue_from_admin(self, request, [asset.symbol])
+        return HttpResponseRedirect(reverse("admin:market_asset_change", args=[asset.pk]))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Asset | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            context["asset_chart"] = asset_chart_data(obj)
+            context["charts_available"] = settings.CHARTS_AVAILABLE
+            if self.has_change_permission(request, obj) and obj.deleted_at is None:
+                context["refresh_url"] = reverse("admin:market_asset_refresh", args=[obj.pk])
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
     # Writes go through the market services, which validate, record history and audit.
@@ -257,10 +293,15 @@ class MarketCapAdmin(AnalystSourceMixin, SimpleHistoryAdmin):
 
 @admin.register(RefreshRun)
 class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Refresh runs, read-only, each with its state in words (waiting for vendor credits, a
+    retry's wait), progress, duration and, for a retry, its first attempt; the run page's state
+    box updates itself (``state/`` fragment, polled while the run is active)."""
+
     list_display = [
         "id",
         "kind",
-        "status",
+        "state",
+        "progress",
         "trigger",
         "triggered_by",
         "rows_inserted",
@@ -269,10 +310,140 @@ class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "symbols_failed",
         "bars_quarantined",
         "started_at",
-        "finished_at",
+        "duration",
+        "retry_of",
     ]
     list_filter = ["kind", "status", "trigger"]
     list_select_related = ["triggered_by"]
+    change_form_template = "admin/market/refreshrun/change_form.html"
+
+    @admin.display(description="state", ordering="status")
+    def state(self, run: RefreshRun) -> str:
+        return run_state(run).label
+
+    @admin.display(description="symbols done")
+    def progress(self, run: RefreshRun) -> str:
+        return f"{run.symbols_done} / {run.symbols_total}" if run.symbols_total else "-"
+
+    @admin.display(description="duration")
+    def duration(self, run: RefreshRun) -> str:
+        return run_state(run).duration
+
+    @admin.display(description="retry of", ordering="first_attempt")
+    def retry_of(self, run: RefreshRun) -> str:
+        if run.first_attempt_id is None:
+            return "-"
+        url = reverse("admin:market_refreshrun_change", args=[run.first_attempt_id])
+        return format_html('<a href="{}">#{}</a>', url, run.first_attempt_id)
+
+    def get_urls(self) -> list[URLPattern]:
+        state = path(
+            "<path:object_id>/state/",
+            self.admin_site.admin_view(self.state_view),
+            name="market_refreshrun_state",
+        )
+        return [state, *super().get_urls()]
+
+    def state_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The run's state box alone (HTML), re-read by the run page while the run is active."""
+        run = get_object_or_404(RefreshRun, pk=object_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return TemplateResponse(request, JOB_STATE_TEMPLATE, refresh_run_state_context(run))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: RefreshRun | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            context.update(refresh_run_state_context(obj))
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+
+def refresh_run_state_context(run: RefreshRun) -> dict[str, Any]:
+    """What ``admin/market/_job_state.html`` needs to show ``run`` (page and fragment alike)."""
+    first = run.first_attempt_id
+    return {
+        "job": run_state(run),
+        "job_title": f"{run.get_kind_display()} refresh #{run.pk}",
+        "job_run_url": reverse("admin:market_refreshrun_change", args=[run.pk]),
+        "job_state_url": reverse("admin:market_refreshrun_state", args=[run.pk]),
+        "job_event_types": "refresh.progress",
+        "job_event_run": run.pk,
+        "job_first_attempt": first,
+        "job_first_attempt_url": (
+            reverse("admin:market_refreshrun_change", args=[first]) if first else ""
+        ),
+    }
+
+
+def run_list_link(changelist: str, *, request_id: str, **filters: Any) -> str:
+    """The admin list ``changelist`` (a URL name) filtered to the runs of one request: where a
+    queued job's run shows up once a worker starts it."""
+    query = {"request_id": request_id, **filters} if request_id else filters
+    url = reverse(changelist)
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def refresh_queue_from_admin(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, symbols: list[str]
+) -> bool:
+    """Queue one refresh of ``symbols`` through ``refresh_enqueue`` (audited) and tell the user,
+    with a link to where its run appears; the service's reason when it refuses. True if queued."""
+    try:
+        queued = refresh_enqueue(
+            symbols=symbols, actor=request.user, trigger=RefreshRun.Trigger.ADMIN
+        )
+    except (QueueUnavailableError, CreditBudgetExceeded) as error:
+        model_admin.message_user(request, error.detail, messages.ERROR)
+        return False
+    link = run_list_link("admin:market_refreshrun_changelist", request_id=queued.request_id)
+    message: SafeString = format_html(
+        'Price refresh queued for {} asset(s): {}. <a href="{}">Follow its run</a>'
+        " (it appears once a worker starts it).",
+        len(symbols),
+        ", ".join(symbols),
+        link,
+    )
+    model_admin.message_user(request, message, messages.SUCCESS)
+    return True
+
+
+def asset_chart_data(asset: Asset) -> dict[str, Any]:
+    """The Asset page's chart: the latest closes (oldest first, up to
+    ``ASSET_CHART_MAX_CLOSES``) and the revisions of closes in that range. Two queries."""
+    rows = list(
+        Price.objects.filter(asset=asset)
+        .order_by("-date")
+        .values_list("date", "close")[:ASSET_CHART_MAX_CLOSES]
+    )
+    rows.reverse()
+    first = rows[0][0] if rows else None
+    revisions = (
+        PriceRevision.objects.filter(asset=asset, date__gte=first).order_by("date", "changed_at")
+        if first
+        else PriceRevision.objects.none()
+    )
+    return {
+        "symbol": asset.symbol,
+        "dates": [day.isoformat() for day, _close in rows],
+        "closes": [float(close) for _day, close in rows],
+        "revisions": [
+            {
+                "date": revision.date.isoformat(),
+                "old_close": float(revision.old_close),
+                "new_close": float(revision.new_close),
+            }
+            for revision in revisions
+        ],
+    }
 
 
 @admin.register(PriceRevision)

@@ -40,8 +40,10 @@ def test_refresh_prices_queues_one_task_and_records_refresh_triggered(analyst, t
 
     response = _refresh_prices(analyst, ["MSFT", "AAPL"], HTTP_X_REQUEST_ID="req-refresh-0001")
 
+    runs = reverse("admin:market_refreshrun_changelist")
     assert messages_of(response) == [
-        "Price refresh queued for 2 asset(s): AAPL, MSFT. Its progress appears under Refresh runs."
+        f'Price refresh queued for 2 asset(s): AAPL, MSFT. <a href="{runs}?request_id='
+        'req-refresh-0001">Follow its run</a> (it appears once a worker starts it).'
     ]
     assert task_queue.tasks() == [
         (

@@ -204,3 +204,21 @@ def test_one_assets_prices_use_the_partition_index_of_the_years_asked(
             assert any(str(node.get("Index Name", "")).startswith(partition) for node in nodes), (
                 nodes
             )
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [
+        ("index-allocation-history", "portfolio_allocation"),
+        ("index-drawdown", "portfolio_indexvalue"),
+    ],
+)
+def test_whole_run_series_read_one_run_through_its_primary_key(viewer, index, name, table):
+    """The allocation history and the drawdowns read the run's rows packed into one row (one
+    aggregate over the run's slice of the primary key), never the other runs' rows."""
+    url = api_url(name, slug="planned")
+
+    sqls = _queries_reading(viewer, url, {}, table)
+
+    assert len(sqls) == 1
+    _assert_uses_index(_plan(sqls[0]), table, f"{table}_pkey")

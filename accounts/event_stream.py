@@ -31,6 +31,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from core.errors import PROBLEM_CONTENT_TYPE, ErrorCode, framework_code, problem_body
 from core.events import (
+    CONNECTED,
+    Event,
     event_hub,
     follow_blocking,
     sse_comment,
@@ -107,25 +109,31 @@ async def events_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRe
     return _headers(request, response)
 
 
+def _message(item: Event | str | None, role: str) -> str:
+    """The text sent for what a reader yielded ("" for an event the role may not see)."""
+    if item is None:
+        return sse_comment("heartbeat")
+    if isinstance(item, Event):
+        return item.sse() if item.visible_to(role) else ""
+    # CONNECTED, once the start position is fixed: nothing published after it is missed.
+    return sse_retry() + sse_comment("connected")
+
+
 async def _follow_async(role: str, after: str | None, heartbeat: float) -> AsyncIterator[str]:
-    yield sse_retry() + sse_comment("connected")
-    async for event in event_hub().follow(after, heartbeat=heartbeat):
-        if event is None:
-            yield sse_comment("heartbeat")
-        elif event.visible_to(role):
-            yield event.sse()
+    async for item in event_hub().follow(after, heartbeat=heartbeat):
+        if text := _message(item, role):
+            yield text
 
 
 def _follow_sync(role: str, after: str | None, heartbeat: float, limit: float) -> Iterator[str]:
-    yield sse_retry() + sse_comment("connected")
+    connected = False
     try:
-        for event in follow_blocking(
+        for item in follow_blocking(
             after, heartbeat=heartbeat, max_seconds=limit, clock=time.monotonic
         ):
-            if event is None:
-                yield sse_comment("heartbeat")
-            elif event.visible_to(role):
-                yield event.sse()
+            connected = connected or item == CONNECTED
+            if text := _message(item, role):
+                yield text
     except (RedisError, OSError):
         # The browser reconnects after the retry hint and resumes from its Last-Event-ID.
-        yield sse_comment("events unavailable")
+        yield ("" if connected else sse_retry()) + sse_comment("events unavailable")

@@ -19,7 +19,13 @@ from typing import TypedDict
 BENCHMARK_MODULES = ("bench.ingest", "bench.engine", "bench.backup")
 # Each in a fresh database of its own.
 # bench.fanout too: its Celery worker subprocess connects to that database by name.
-ISOLATED_MODULES = ("bench.backup_demo", "bench.observability", "bench.api", "bench.fanout")
+ISOLATED_MODULES = (
+    "bench.backup_demo",
+    "bench.observability",
+    "bench.api",
+    "bench.fanout",
+    "bench.stream",
+)
 
 
 class Figure(TypedDict):

@@ -212,6 +212,9 @@ async def _replay(client: aioredis.Redis, after: str) -> list[Event]:
 
 
 _CATCH_UP = object()  # queued when live messages may have been missed: re-read the buffer
+# Yielded first by the readers once their start position is fixed: from then on no event is
+# missed, so the stream may say ": connected".
+CONNECTED = "connected"
 
 
 class EventHub:
@@ -268,9 +271,12 @@ class EventHub:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
 
-    async def follow(self, after: str | None, *, heartbeat: float) -> AsyncIterator[Event | None]:
-        """Events after ``after`` (or after the buffer's tail when ``None``), then live ones;
-        ``None`` after ``heartbeat`` seconds without one (the caller sends a heartbeat)."""
+    async def follow(
+        self, after: str | None, *, heartbeat: float
+    ) -> AsyncIterator[Event | str | None]:
+        """:data:`CONNECTED`, then the events after ``after`` (or after the buffer's tail when
+        ``None``), then live ones; ``None`` after ``heartbeat`` seconds without one (the caller
+        sends a heartbeat)."""
         queue: asyncio.Queue[Any] = asyncio.Queue(self.QUEUE_SIZE)
         self.queues.add(queue)
         try:
@@ -282,6 +288,7 @@ class EventHub:
                 last = str(newest[0][0]) if newest else "0-0"
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), timeout=heartbeat)
+            yield CONNECTED
             pending: list[Any] = [_CATCH_UP]
             while True:
                 while pending:
@@ -328,10 +335,11 @@ def sse_retry() -> str:
 
 def follow_blocking(
     after: str | None, *, heartbeat: float, max_seconds: float, clock: Any
-) -> Iterator[Event | None]:
+) -> Iterator[Event | str | None]:
     """The WSGI reader: like :meth:`EventHub.follow` from the buffer, for ``max_seconds``."""
     client = sync_client()
     last = after or current_tail(client)
+    yield CONNECTED
     deadline = clock() + max_seconds
     while (remaining := deadline - clock()) > 0:
         events = events_read_blocking(client, last, block_seconds=min(heartbeat, remaining))

@@ -141,4 +141,4 @@ def test_a_wsgi_stream_with_redis_down_says_so_and_ends(client, settings, short_
     client.force_login(ViewerFactory(is_staff=True))
     response = client.get(EVENTS)
     assert response.status_code == 200
-    assert read_all(response) == "retry: 3000\n\n: connected\n\n: events unavailable\n\n"
+    assert read_all(response) == "retry: 3000\n\n: events unavailable\n\n"

@@ -8,7 +8,9 @@ import json
 import re
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portfolio.models import IndexRun
@@ -179,3 +181,23 @@ def test_run_list_shows_last_levels_with_two_decimals(analyst, index):
     assert response.status_code == 200
     cell = re.search(r'<td class="field-last_level_shown">(.*?)</td>', response.content.decode())
     assert cell.group(1) == f"{run.last_level:.2f}"
+
+
+@override_settings(CHARTS_AVAILABLE=True)
+@pytest.mark.parametrize("page", ["index", "run"])
+def test_chart_pages_ask_as_many_queries_for_a_long_run_as_for_a_short_one(analyst, page):
+    small = published_index_build(slug="small", assets=2, days=20, rebalance_every=10)
+    large = published_index_build(slug="large", assets=12, days=600, rebalance_every=2)
+
+    def queries(index) -> int:
+        if page == "index":
+            url = reverse("admin:portfolio_index_change", args=[index.pk])
+        else:
+            run = index.runs.get(status="published")
+            url = reverse("admin:portfolio_indexrun_change", args=[run.pk])
+        with CaptureQueriesContext(connection) as captured:
+            assert analyst.client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    queries(small)  # warm: the session, the content types
+    assert queries(large) == queries(small)

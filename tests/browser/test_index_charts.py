@@ -86,6 +86,22 @@ def test_index_and_run_pages_draw_the_published_run(
     browser.set_window_size(1400, 2200)  # the whole page in the picture
     assert screenshot("index-page").stat().st_size > 0
 
+    # The live stream's DOM event (core/static/core/live-events.js): a publish of this same run
+    # changes nothing; another run of this index is announced with a link to reload.
+    for run_id in (run.pk, run.pk + 1):
+        browser.execute_script(
+            "document.dispatchEvent(new CustomEvent('autoindex:event', {detail: {type:"
+            " 'index_run.published', id: '1', data: {run_id: arguments[0], index: 'pictured',"
+            " last_level: 301.456, data_through: '2032-03-13'}}}))",
+            run_id,
+        )
+        note = browser.find_element(By.ID, "autoindex-live-note")
+        assert note.is_displayed() == (run_id != run.pk)
+    assert note.text == (
+        f"Run #{run.pk + 1} was published (data through 2032-03-13, last level 301.46). "
+        "Reload to see it."
+    )
+
     _open_and_wait_for_charts(
         browser, f"{live_server.url}/admin/portfolio/indexrun/{run.pk}/change/"
     )

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 
-from core.throttling import FailOpenThrottleMixin
+from core.throttling import CountingRateThrottle, FailOpenThrottleMixin
 
 from .roles import Role, user_role
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 ANON_SCOPE = "anon"
 
 
-class RoleRateThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
+class RoleRateThrottle(FailOpenThrottleMixin, CountingRateThrottle):
     scope: str | None = None
 
     def _scope_for(self, request: Request) -> str:

@@ -10,6 +10,7 @@ import logging
 
 import pytest
 import time_machine
+from django.core.cache import caches
 from django.test import RequestFactory
 
 from accounts.models import AuditEvent
@@ -155,3 +156,68 @@ def test_registration_fails_closed_with_503_when_redis_is_down(api_client, setti
     )
 
     assert_problem(response, 503)
+
+
+def test_role_throttle_keeps_two_integer_counters_per_client_not_a_list(
+    client_as, settings, redis_connection
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"viewer": "600/min"},
+    }
+    viewer = client_as("viewer")
+
+    for _ in range(3):
+        assert viewer.get(api_url("currency-list")).status_code == 200
+
+    # The clock is frozen at 09:00:01: this minute's counter is at 3, and it is all there is.
+    window = int(dt.datetime(2026, 3, 2, 9, 0, 1, tzinfo=dt.UTC).timestamp() // 60)
+    key = caches["default"].make_key(f"throttle_viewer_{viewer.user.pk}")
+    assert redis_connection.get(f"{key}:{window}") == b"3"
+    assert redis_connection.get(f"{key}:{window - 1}") is None
+    assert redis_connection.get(key) is None  # DRF's list of request times is not kept
+
+
+def test_a_sliding_window_lets_the_last_windows_requests_decay_not_reset(client_as, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"viewer": "4/min"},
+    }
+    viewer = client_as("viewer")
+    url = api_url("currency-list")
+    start = dt.datetime(2026, 3, 2, 9, 1, 0, tzinfo=dt.UTC)  # a window's first second
+
+    with time_machine.travel(start, tick=False):
+        first = [viewer.get(url).status_code for _ in range(5)]
+        refused = viewer.get(url)
+    # 15 s into the next window the last one still weighs 4 × 0.75 = 3: one more request.
+    with time_machine.travel(start + dt.timedelta(seconds=75), tick=False):
+        later = [viewer.get(url).status_code for _ in range(2)]
+
+    assert first == [200, 200, 200, 200, 429]
+    assert refused.status_code == 429
+    # Four requests this window: the next window starts in 60 s, and they weigh less than the
+    # limit from just after its start (4 × (1 − t/60) < 4 for t > 0): 61 s, rounded up.
+    assert int(refused["Retry-After"]) == 61
+    assert later == [200, 429]
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "elapsed", "expected"),
+    [
+        (4, 0, 0.0, 60.0),  # full now, nothing before: the next window, at its very start
+        (8, 0, 30.0, 60.0),  # twice over (a burst at an edge): 30 s to go, then half of the next
+        (1, 4, 0.0, 15.0),  # 4 × (1 − t/60) < 3 → t > 15
+        (3, 4, 59.5, 1.0),  # at least one second
+    ],
+)
+def test_sliding_window_wait_is_when_the_estimate_drops_below_the_limit(
+    current, previous, elapsed, expected
+):
+    from core.throttling import sliding_window_wait
+
+    wait = sliding_window_wait(
+        limit=4, duration=60.0, elapsed=elapsed, current=current, previous=previous
+    )
+
+    assert wait == pytest.approx(expected, abs=0.01)

@@ -281,8 +281,14 @@ class IndexChartsMixin:
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        index = Index.all_objects.select_related("benchmark").filter(pk=unquote(object_id)).first()
-        if index is not None and request.method == "GET":
+        # ``get_object`` answers None for an id that does not parse or exists not (the admin
+        # then redirects with its message); nothing is computed for a page the user may not see.
+        index = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if (
+            index is not None
+            and request.method == "GET"
+            and self.has_view_or_change_permission(request, index)  # type: ignore[attr-defined]
+        ):
             charts = run_charts_context(index_run_published(index=index), index)
             extra_context = _merged(extra_context, charts=charts)
         return super().change_view(  # type: ignore[misc]
@@ -300,12 +306,12 @@ class RunChartsMixin:
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        run = (
-            IndexRun.objects.select_related("index__benchmark")
-            .filter(pk=unquote(object_id))
-            .first()
-        )
-        if run is not None and request.method == "GET":
+        run = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if (
+            run is not None
+            and request.method == "GET"
+            and self.has_view_or_change_permission(request, run)  # type: ignore[attr-defined]
+        ):
             charts = run_charts_context(run, run.index)
             tables = [
                 {"kind": kind, "title": title, "table": metrics_table(metrics or {})}

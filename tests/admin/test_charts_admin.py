@@ -201,3 +201,13 @@ def test_chart_pages_ask_as_many_queries_for_a_long_run_as_for_a_short_one(analy
 
     queries(small)  # warm: the session, the content types
     assert queries(large) == queries(small)
+
+
+@pytest.mark.parametrize(
+    "name", ["admin:portfolio_index_change", "admin:portfolio_indexrun_change"]
+)
+@pytest.mark.parametrize("object_id", ["999999", "not-a-number"])
+def test_chart_pages_of_a_missing_object_redirect_as_the_admin_does(analyst, name, object_id):
+    response = analyst.client.get(reverse(name, args=[object_id]))
+
+    assert response.status_code == 302

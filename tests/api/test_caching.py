@@ -35,6 +35,8 @@ PUBLISHED_READS = [
     ("index-allocations", {}),
     ("index-metrics", {"range": "3m"}),
     ("index-benchmark", {"end": "2023-03-01"}),
+    ("index-allocation-history", {}),
+    ("index-drawdown", {"end": "2023-03-01"}),
 ]
 
 

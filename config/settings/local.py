@@ -22,6 +22,14 @@ REDIS_URL = redis_url()
 globals().update(redis_settings(REDIS_URL))
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
-# The local fake TwelveData (manage.py fake_twelvedata) unless pointed elsewhere.
-TWELVEDATA_BASE_URL = env.str("TWELVEDATA_BASE_URL", default="http://127.0.0.1:8765")
+# MARKET DATA (docs/settings-market.md): the local fake TwelveData (the Procfile's `fake`
+# process, manage.py fake_twelvedata on TWELVEDATA_FAKE_PORT) unless pointed elsewhere.
+TWELVEDATA_FAKE_PORT = env.int("TWELVEDATA_FAKE_PORT", default=8765)
+TWELVEDATA_FAKE_URL = f"http://127.0.0.1:{TWELVEDATA_FAKE_PORT}"
+TWELVEDATA_BASE_URL = env.str("TWELVEDATA_BASE_URL", default=TWELVEDATA_FAKE_URL)
 TWELVEDATA_API_KEY = env.str("TWELVEDATA_API_KEY", default="demo")
+# Against the fake, a generous plan (no daily cap) so a demo refresh takes seconds, not the
+# Basic plan's 8 credits a minute; against the real API the plan's limits stay the defaults.
+if TWELVEDATA_BASE_URL == TWELVEDATA_FAKE_URL:
+    TWELVEDATA_CREDITS_PER_MINUTE = env.int("TWELVEDATA_CREDITS_PER_MINUTE", default=6000)
+    TWELVEDATA_CREDITS_PER_DAY = env.int("TWELVEDATA_CREDITS_PER_DAY", default=0)

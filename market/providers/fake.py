@@ -19,6 +19,12 @@ one), volume multiplied back. ``/splits`` and ``/dividends`` serve the held even
 daily caps, newest first, paged (``page``, ``outputsize`` default 10). A path in
 ``gated_paths`` answers TwelveData's 403 "available exclusively with grow…" (a plan without it).
 
+Offline demo (``manage.py fake_twelvedata``): the bundled history ends on 2024-09-12 (FX later),
+so :func:`demo_fake` adds a :class:`SyntheticContinuation` after each symbol's last real bar, up
+to today (UTC) on business days: a seeded geometric random walk from the last real close (same
+seed, same numbers; a later "today" only appends bars). Every response that serves a synthetic
+bar says so in its ``meta`` (``synthetic_after``, ``synthetic_note``): these are not market data.
+
 Faults for tests: :meth:`FakeTwelveData.fail_next` queues request-level faults (429 per minute
 or per day, 500, timeout, malformed JSON, an error body with HTTP 200); :meth:`fail_symbol`
 makes one symbol malformed, missing from its batch, or break the JSON of any request naming it.
@@ -29,6 +35,8 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import math
+import random
 import threading
 import time
 from collections import deque
@@ -254,6 +262,89 @@ def not_found_payload(symbol: str, *, interval: str = "1day") -> dict[str, Any]:
     )
 
 
+# ----------------------------------------------------------------------------- synthetic bars
+
+DEMO_SYNTHETIC_SEED = 20240912
+SYNTHETIC_NOTE = (
+    "bars after {date} are synthetic (a seeded random walk from the last real close), "
+    "not market data"
+)
+# Daily log-return volatility and drift of the walk: stock/ETF-like, and FX-like.
+SYNTHETIC_VOLATILITY = 0.015
+SYNTHETIC_VOLATILITY_FX = 0.004
+SYNTHETIC_DRIFT = 0.0002
+SYNTHETIC_PRICE_PLACES = Decimal("0.01")
+SYNTHETIC_RATE_PLACES = Decimal("0.0001")
+
+
+def synthetic_today() -> dt.date:
+    """Today's date in UTC (the refresh's default end), where the continuation stops."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def business_days_after(start: dt.date, through: dt.date) -> list[dt.date]:
+    """Monday-to-Friday dates after ``start`` up to ``through`` inclusive (no holidays)."""
+    days = []
+    day = start + dt.timedelta(days=1)
+    while day <= through:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def synthetic_meta(after: dt.date) -> dict[str, str]:
+    """What a response serving synthetic bars adds to its ``meta``."""
+    return {
+        "synthetic_after": after.isoformat(),
+        "synthetic_note": SYNTHETIC_NOTE.format(date=after.isoformat()),
+    }
+
+
+@dataclass(frozen=True)
+class SyntheticContinuation:
+    """A deterministic geometric random walk per symbol after its last real bar.
+
+    The walk of a symbol depends only on ``seed``, the symbol and its last real bar: the
+    same inputs give the same bars, and a later ``through`` only appends bars (day *n* is the
+    *n*-th draw of the symbol's own generator). Closes are rounded to cents (FX rates to
+    4 places); open is the previous close, high/low bracket open and close; volume wanders
+    around the last real volume. Business days only, up to ``through`` inclusive.
+    """
+
+    seed: int = DEMO_SYNTHETIC_SEED
+
+    def bars(self, symbol: str, last: FakeBar, *, through: dt.date) -> list[FakeBar]:
+        fx = is_fx_symbol(symbol)
+        places = SYNTHETIC_RATE_PLACES if fx else SYNTHETIC_PRICE_PLACES
+        volatility = SYNTHETIC_VOLATILITY_FX if fx else SYNTHETIC_VOLATILITY
+        drift = 0.0 if fx else SYNTHETIC_DRIFT
+        # Not for security: a reproducible walk (a str seed hashes the same in every process).
+        walk = random.Random(f"{self.seed}:{symbol}")  # noqa: S311
+        level = float(last.close)
+        previous = last.close
+        bars = []
+        for date in business_days_after(last.date, through):
+            level *= math.exp(drift + volatility * walk.gauss(0.0, 1.0))
+            wick_high, wick_low = abs(walk.gauss(0.0, 0.5)), abs(walk.gauss(0.0, 0.5))
+            volume_step = walk.uniform(0.7, 1.3)
+            close = max(Decimal(repr(level)).quantize(places), places)
+            if fx:
+                bars.append(FakeBar(date=date, close=close))
+            else:
+                top, bottom = max(previous, close), min(previous, close)
+                high = (top * Decimal(1 + volatility * wick_high)).quantize(places)
+                low = max((bottom * Decimal(1 - volatility * wick_low)).quantize(places), places)
+                volume = None if last.volume is None else int(last.volume * volume_step)
+                bars.append(
+                    FakeBar(
+                        date=date, open=previous, high=high, low=low, close=close, volume=volume
+                    )
+                )
+            previous = close
+        return bars
+
+
 # ----------------------------------------------------------------------------- the fake server
 
 
@@ -293,6 +384,7 @@ class FakeTwelveData:
         credits_per_minute: int = 8,
         errors_with_http_200: bool = True,
         timeout_seconds: float = 1.0,
+        synthetic: SyntheticContinuation | None = None,
     ) -> None:
         self.series: dict[str, list[FakeBar]] = {
             symbol: sorted(bars, key=lambda bar: bar.date) for symbol, bars in series.items()
@@ -319,6 +411,30 @@ class FakeTwelveData:
         # Called (in the server's thread) before each request is answered: tests use it to
         # hold a request while they look at the world from outside.
         self.before_request: Callable[[], None] | None = None
+        # The last real bar's date of each symbol continued synthetically (labelled in meta).
+        self.synthetic = synthetic
+        self.synthetic_after: dict[str, dt.date] = {}
+        self._synthetic_through: dt.date | None = None
+        if synthetic is not None:
+            self.synthetic_after = {
+                symbol: bars[-1].date for symbol, bars in self.series.items() if bars
+            }
+            self._extend_synthetic(synthetic)
+
+    def _extend_synthetic(self, synthetic: SyntheticContinuation) -> None:
+        """Append the synthetic bars up to today (UTC) that are not held yet (a fake serving
+        across midnight gains the new day's bar)."""
+        today = synthetic_today()
+        with self._lock:
+            if self._synthetic_through == today:
+                return
+            for symbol, last_real in self.synthetic_after.items():
+                bars = self.series[symbol]
+                real = [bar for bar in bars if bar.date <= last_real]
+                held_through = bars[-1].date
+                continuation = synthetic.bars(symbol, real[-1], through=today)
+                bars.extend(bar for bar in continuation if bar.date > held_through)
+            self._synthetic_through = today
 
     # faults ------------------------------------------------------------------------------
 
@@ -366,6 +482,8 @@ class FakeTwelveData:
             self.requests.append(dict(query))
             self.authorizations.append(headers.get("Authorization"))
             fault = self._faults.popleft() if self._faults else None
+        if self.synthetic is not None:
+            self._extend_synthetic(self.synthetic)
         if self.before_request is not None:
             self.before_request()
         endpoint = path.rstrip("/")
@@ -494,6 +612,9 @@ class FakeTwelveData:
         if query.get("order", "desc") == "desc":
             selected.reverse()
         payload = series_payload(symbol, selected)
+        synthetic_after = self.synthetic_after.get(symbol)
+        if synthetic_after is not None and max(bar.date for bar in selected) > synthetic_after:
+            payload["meta"].update(synthetic_meta(synthetic_after))
         if fault == "bad_values":
             payload["values"][0]["close"] = "n/a"
         return payload
@@ -591,3 +712,23 @@ def demo_series() -> dict[str, list[FakeBar]]:
                 FakeBar(date=dt.date.fromisoformat(row["date"]), close=Decimal(row["rate"]))
             )
     return series
+
+
+# The demo fake's plan: generous, so the local limiter (config/settings/local.py) decides.
+DEMO_CREDITS_PER_MINUTE = 6000
+
+
+def demo_fake(
+    *, api_key: str | None = None, seed: int = DEMO_SYNTHETIC_SEED, synthetic: bool = True
+) -> FakeTwelveData:
+    """The offline demo's fake: the bundled history, splits and dividends, continued with
+    synthetic bars up to today (labelled) unless ``synthetic`` is off. Generous credits: the
+    local plan (config/settings/local.py) is what limits a refresh."""
+    return FakeTwelveData(
+        demo_series(),
+        splits=demo_splits(),
+        dividends=demo_dividends(),
+        api_key=api_key,
+        credits_per_minute=DEMO_CREDITS_PER_MINUTE,
+        synthetic=SyntheticContinuation(seed=seed) if synthetic else None,
+    )

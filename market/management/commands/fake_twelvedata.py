@@ -3,9 +3,12 @@
 Serves ``/time_series`` (raw with ``adjust=none``, split-adjusted by default, as the real
 API), ``/splits``, ``/dividends`` and ``/market_cap`` (none held) from the bundled demo data
 (market/demo) with the payload builders the test suite uses (``market.providers.fake``).
-Local settings point ``TWELVEDATA_BASE_URL`` at ``http://127.0.0.1:8765``, so ``manage.py
-refresh_market_data`` works without the internet. Loopback only; any API key is accepted
-unless ``--api-key`` is given.
+After each symbol's last real bar (2024-09-12 for prices) it serves a labelled synthetic
+continuation up to today (``market.providers.fake.SyntheticContinuation``: seeded, so every
+start serves the same numbers; ``--no-synthetic`` turns it off), so a refresh inserts rows.
+Local settings point ``TWELVEDATA_BASE_URL`` at ``http://127.0.0.1:$TWELVEDATA_FAKE_PORT``
+(8765), so ``manage.py refresh_market_data`` works without the internet. Loopback only; any
+API key is accepted unless ``--api-key`` is given.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from django.core.management.base import CommandParser
 
 from core.management.base import OperationalCommand
-from market.providers.fake import FakeTwelveData, demo_dividends, demo_series, demo_splits
+from market.providers.fake import DEMO_SYNTHETIC_SEED, FakeTwelveData, demo_fake
 
 
 def handler_for(fake: FakeTwelveData) -> type[BaseHTTPRequestHandler]:
@@ -39,6 +42,15 @@ def handler_for(fake: FakeTwelveData) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def synthetic_line(fake: FakeTwelveData) -> str:
+    """How the start-up line labels what is synthetic."""
+    if not fake.synthetic_after:
+        return "bundled history only"
+    first = min(fake.synthetic_after.values())
+    through = max(bars[-1].date for bars in fake.series.values())
+    return f"synthetic after {first.isoformat()} through {through.isoformat()}, seeded"
+
+
 class Command(OperationalCommand):
     help = (
         "Serve a fake TwelveData (/time_series, /splits, /dividends, /market_cap) from the "
@@ -46,20 +58,31 @@ class Command(OperationalCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8765, help="default: 8765")
+        parser.add_argument("--port", type=int, default=8765, help="default: 8765 (0: any free)")
         parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
         parser.add_argument("--api-key", default=None, help="require this key (default: any)")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=DEMO_SYNTHETIC_SEED,
+            help=f"seed of the synthetic continuation (default: {DEMO_SYNTHETIC_SEED})",
+        )
+        parser.add_argument(
+            "--no-synthetic",
+            action="store_true",
+            help="serve the bundled history only (nothing after its last date)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        series = demo_series()
-        fake = FakeTwelveData(
-            series, splits=demo_splits(), dividends=demo_dividends(), api_key=options["api_key"]
+        fake = demo_fake(
+            api_key=options["api_key"], seed=options["seed"], synthetic=not options["no_synthetic"]
         )
         server = ThreadingHTTPServer((options["host"], options["port"]), handler_for(fake))
         self.stdout.write(
             f"fake TwelveData on http://{options['host']}:{server.server_port} "
-            f"({len(series)} symbols); Ctrl-C to stop"
+            f"({len(fake.series)} symbols; {synthetic_line(fake)}); Ctrl-C to stop"
         )
+        self.stdout.flush()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

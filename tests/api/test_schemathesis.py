@@ -52,7 +52,10 @@ CONFIG = SchemathesisConfig.from_dict(
         # strategy whose component weights do not sum to 1 (the engine's own validation).
         "operations": [
             {
-                "include-path-regex": "/simulations/$|/strategies/|/values/$|/benchmark/$",
+                "include-path-regex": (
+                    "/simulations/$|/strategies/|/values/$|/benchmark/$"
+                    "|/allocation-history/$|/drawdown/$"
+                ),
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
             }
         ],

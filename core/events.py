@@ -99,6 +99,11 @@ def channel_name() -> str:
     return f"{_prefix()}:live"
 
 
+def hub_client_name() -> str:
+    """The name of a hub's subscription connection (``CLIENT LIST`` shows whose it is)."""
+    return f"{_prefix()}:hub".replace(" ", "_")
+
+
 def redis_url() -> str:
     return str(getattr(settings, "EVENTS_REDIS_URL", "") or settings.REDIS_URL)
 
@@ -247,7 +252,9 @@ class EventHub:
         while True:
             pubsub = None
             try:
-                subscriber = aioredis.Redis.from_url(redis_url(), decode_responses=True)
+                subscriber = aioredis.Redis.from_url(
+                    redis_url(), decode_responses=True, client_name=hub_client_name()
+                )
                 pubsub = subscriber.pubsub()
                 await pubsub.subscribe(channel_name())
                 self.ready.set()

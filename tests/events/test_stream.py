@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework_simplejwt.tokens import AccessToken
 
-from core.events import publish_event
+from core.events import hub_client_name, publish_event
 from portfolio.models import Index, IndexRun
 from portfolio.services import index_run_compute
 from tests.factories import AnalystFactory, UserFactory, ViewerFactory
@@ -113,3 +113,22 @@ def test_a_bad_token_is_refused_and_a_user_without_role_is_forbidden(open_stream
     no_role = open_stream(bearer(UserFactory()))
     assert no_role.status == 403
     assert json.loads(no_role.body)["type"].endswith("/permission-denied")
+
+
+def test_a_lost_subscription_is_renewed_and_nothing_published_meanwhile_is_missed(
+    open_stream, redis_connection
+):
+    client = open_stream(bearer(ViewerFactory()))
+    client.until(connected)
+    hubs = [c for c in redis_connection.client_list() if c.get("name") == hub_client_name()]
+    assert len(hubs) == 1
+    redis_connection.client_kill_filter(_id=hubs[0]["id"])  # only this run's hub
+
+    publish_event("index_run.published", {"run_id": 1, "index": "x"})  # maybe nobody listens
+    publish_event("index_run.published", {"run_id": 2, "index": "x"})
+
+    got = client.events(client.until(lambda m: m.id is not None and '"run_id":2' in m.data))
+    assert [json.loads(message.data)["run_id"] for message in got] == [1, 2]
+    renewed = [c for c in redis_connection.client_list() if c.get("name") == hub_client_name()]
+    assert len(renewed) == 1
+    assert renewed[0]["id"] != hubs[0]["id"]

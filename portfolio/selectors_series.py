@@ -170,9 +170,12 @@ def allocation_history_of_run(*, run_id: int) -> AllocationHistory:
         ).values_list("pk", "symbol", "sector")
     }
     ordered = sorted(assets, key=lambda asset_id: assets[asset_id][0])
-    column_of = {asset_id: position for position, asset_id in enumerate(ordered)}
+    # Column of each row's asset without a Python loop over the rows: the position of its id
+    # among the sorted distinct ids, mapped to that id's column (symbols A→Z).
+    distinct_ids = np.unique(asset_ids)
+    column_of_distinct = np.array([ordered.index(int(asset_id)) for asset_id in distinct_ids])
+    columns = column_of_distinct[np.searchsorted(distinct_ids, asset_ids)]
     unique_days, rows = np.unique(days, return_inverse=True)
-    columns = np.array([column_of[int(asset_id)] for asset_id in asset_ids], dtype=int)
     matrix = np.zeros((len(unique_days), len(ordered)))
     matrix[rows, columns] = weights
     return AllocationHistory(

@@ -227,6 +227,29 @@ def role_changes_audit(
     return event
 
 
+@transaction.atomic
+def user_role_set(*, user: User, role: Role, actor: Any) -> AuditEvent | None:
+    """Make ``role`` the user's one role (its group; groups that are not roles are kept) and
+    audit the change (``accounts.role_changed``); nothing when it already is.
+
+    Analysts and admins work in the Django admin, so they get ``is_staff`` (audited as a user
+    update); a viewer loses it. A superuser is an admin whatever its groups: asking a lesser
+    role of one is a ``ValueError`` (clear ``is_superuser`` first). Takes effect on the user's
+    next request (the cached role is dropped).
+    """
+    if user.is_superuser and role != Role.ADMIN:
+        raise ValueError(f"{user.email} is a superuser (always admin): clear is_superuser first")
+    role_names = {member.value for member in Role}
+    before = set(user.groups.values_list("name", flat=True))
+    after = (before - role_names) | {role.value}
+    if before != after:
+        user.groups.remove(*Group.objects.filter(name__in=(before & role_names) - {role.value}))
+        user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+    staff = user.is_superuser or role in (Role.ANALYST, Role.ADMIN)
+    user_update(user=user, changes={"is_staff": staff}, actor=actor)
+    return role_changes_audit(user=user, before=before, after=after, actor=actor)
+
+
 def permission_changes_audit(
     *, user: User, before: Iterable[str], after: Iterable[str], actor: Any
 ) -> AuditEvent | None:

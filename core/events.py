@@ -140,7 +140,19 @@ def publish_event(event_type: str, data: dict[str, Any], *, audience: str = "vie
     if audience not in AUDIENCE_RANK:
         raise ValueError(f"unknown audience {audience!r}")
     payload = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
-    transaction.on_commit(lambda: _send(event_type, payload, audience))
+    transaction.on_commit(PendingEvent(event_type, payload, audience))
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """The on-commit callback of :func:`publish_event` (a test tells it from a queued task)."""
+
+    type: str
+    payload: str
+    audience: str
+
+    def __call__(self) -> None:
+        _send(self.type, self.payload, self.audience)
 
 
 def _send(event_type: str, payload: str, audience: str) -> str | None:

@@ -36,12 +36,14 @@ services: install  ## start (or reuse) the embedded PostgreSQL and Redis when th
 stop:  ## stop the embedded servers (data in .data/ is kept)
 	$(BIN)/python -m core.embedded down
 
-run: services  ## migrate, load demo data, then web + worker + beat until Ctrl-C
+# The Procfile's `fake` process is the offline TwelveData (port TWELVEDATA_FAKE_PORT, 8765) that
+# local settings point at; its `banner` process ensures the demo admin and, once the web answers
+# at WEB_BIND, prints the admin and API docs URLs and the login below the start-up output.
+run: services  ## migrate, load demo data, then web + stream + worker + beat + fake API until Ctrl-C
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py ensure_partitions --years-ahead 1
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/python manage.py compute_index autoindex --unless-published
-	$(BIN)/python manage.py ensure_demo_admin
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # Flower (Celery workers and tasks; Prometheus series at /metrics) for a running `make run`,

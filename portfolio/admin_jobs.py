@@ -12,6 +12,7 @@ and at once on a matching ``autoindex:event`` of the event stream
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
@@ -34,6 +36,9 @@ from .models import Index, IndexRun
 from .services import index_compute_enqueue
 
 INDEX_RUN_EVENTS = "index_run.progress index_run.published"
+# A computation commits ``succeeded`` and then publishes in a second transaction: a run that
+# succeeded this recently is still followed, so the box shows it published without a reload.
+PUBLISH_FOLLOW_SECONDS = 60
 # The admin home shows the data warnings above the app list (admin/portfolio/home.html).
 admin.site.index_template = "admin/portfolio/home.html"
 
@@ -41,8 +46,15 @@ admin.site.index_template = "admin/portfolio/home.html"
 def index_run_state_context(run: IndexRun, *, title: str = "") -> dict[str, Any]:
     """What ``admin/market/_job_state.html`` needs to show ``run`` (page and fragment)."""
     first = run.first_attempt_id
+    state = run_state(run)
+    if (
+        run.status == IndexRun.Status.SUCCEEDED
+        and run.finished_at is not None
+        and (timezone.now() - run.finished_at).total_seconds() < PUBLISH_FOLLOW_SECONDS
+    ):
+        state = replace(state, active=True)
     return {
-        "job": run_state(run),
+        "job": state,
         "job_title": title or f"Run #{run.pk}",
         "job_run_url": reverse("admin:portfolio_indexrun_change", args=[run.pk]),
         "job_state_url": reverse("admin:portfolio_indexrun_state", args=[run.pk]),

@@ -48,13 +48,13 @@ class IndexDataWarnings:
         if not self.stale:
             return None
         described = ", ".join(
-            f"{symbol} {latest.isoformat() if latest else 'none'}" for symbol, latest in self.stale
+            f"{symbol} last close {latest.isoformat()}" if latest else f"{symbol} no price"
+            for symbol, latest in self.stale
         )
         expected = self.expected.isoformat() if self.expected else "-"
         return (
-            f"Stale prices for {len(self.stale)} of {self.universe_size} assets: the latest"
-            f" close ({described}) is older than the last expected trading day {expected}"
-            " allows."
+            f"Stale prices for {len(self.stale)} of {self.universe_size} assets ({described}):"
+            f" the last expected trading day is {expected}."
         )
 
     @property

@@ -301,8 +301,8 @@ def test_stale_prices_are_warned_on_the_index_page(analyst, settings):
     text = _text(analyst.client.get(reverse("admin:portfolio_index_change", args=[index.pk])))
 
     assert (
-        f"Stale prices for 1 of 2 assets: the latest close ({stale.symbol} 2024-01-02) is older"
-        f" than the last expected trading day {expected.isoformat()} allows."
+        f"Stale prices for 1 of 2 assets ({stale.symbol} last close 2024-01-02): the last"
+        f" expected trading day is {expected.isoformat()}."
     ) in text
 
 
@@ -344,3 +344,17 @@ def test_without_charts_the_asset_page_says_so_and_works(analyst):
     assert page.status_code == 200
     assert "Charts unavailable (npm not installed)." in _text(page)
     assert "chart-asset-close" not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_run_that_just_succeeded_is_still_followed_until_it_is_published(analyst):
+    index = published_index_build(slug="alpha", publish=False)
+    run = run_build(index=index, status=IndexRun.Status.SUCCEEDED, publish=False)
+    state_url = reverse("admin:portfolio_indexrun_state", args=[run.pk])
+    IndexRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+
+    # Committed "succeeded", publishing next: the box keeps polling.
+    assert 'data-active="1"' in analyst.client.get(state_url).content.decode()
+
+    IndexRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - dt.timedelta(minutes=5))
+    assert 'data-active="0"' in analyst.client.get(state_url).content.decode()

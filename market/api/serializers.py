@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -199,8 +199,22 @@ class RefreshRunOutputSerializer(serializers.ModelSerializer):
             "request_id",
             "started_at",
             "finished_at",
+            "symbols_total",
+            "symbols_done",
+            "waiting_until",
+            "first_attempt",
         ]
         read_only_fields = fields
+        extra_kwargs: ClassVar[dict[str, dict[str, str]]] = {
+            "status": {
+                "help_text": "running, succeeded, partial, failed, abandoned, or retrying: this"
+                " attempt failed and Celery retries the job as a new run (its first_attempt)."
+            },
+            "waiting_until": {
+                "help_text": "While running and waiting for vendor credits: until when."
+            },
+            "first_attempt": {"help_text": "For a retry: the id of the job's first run."},
+        }
 
     def get_triggered_by(self, run: RefreshRun) -> str | None:
         return run.triggered_by.email if run.triggered_by else None

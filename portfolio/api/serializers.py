@@ -311,7 +311,9 @@ def _choice_string(choices: type[Any], help_text: str) -> serializers.CharField:
 
 class IndexRunOutputSerializer(serializers.ModelSerializer):
     status = _choice_string(
-        IndexRun.Status, "running → succeeded → published → superseded, or failed."
+        IndexRun.Status,
+        "running → succeeded → published → superseded, or failed; retrying: this attempt"
+        " failed and Celery retries it as a new run (whose first_attempt is the first run).",
     )
     trigger = _choice_string(IndexRun.Trigger, "What started the computation.")
     triggered_by = serializers.SerializerMethodField()
@@ -339,6 +341,7 @@ class IndexRunOutputSerializer(serializers.ModelSerializer):
             "finished_at",
             "published_at",
             "archived_at",
+            "first_attempt",
         ]
         read_only_fields = fields
 

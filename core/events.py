@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -332,15 +333,17 @@ class EventHub:
             self.queues.discard(queue)
 
 
-_hubs: dict[int, EventHub] = {}
+# Keyed by the loop itself (weakly): a new loop — a restarted server in the same process —
+# gets a new hub rather than one whose task belonged to a loop that is gone.
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventHub] = weakref.WeakKeyDictionary()
 
 
 def event_hub() -> EventHub:
     """The running event loop's hub (uvicorn runs one loop per process)."""
     loop = asyncio.get_running_loop()
-    hub = _hubs.get(id(loop))
+    hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[id(loop)] = EventHub()
+        hub = _hubs[loop] = EventHub()
     return hub
 
 

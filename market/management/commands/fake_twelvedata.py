@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from core.management.base import OperationalCommand
 from market.providers.fake import DEMO_SYNTHETIC_SEED, FakeTwelveData, demo_fake
@@ -77,7 +77,14 @@ class Command(OperationalCommand):
         fake = demo_fake(
             api_key=options["api_key"], seed=options["seed"], synthetic=not options["no_synthetic"]
         )
-        server = ThreadingHTTPServer((options["host"], options["port"]), handler_for(fake))
+        try:
+            server = ThreadingHTTPServer((options["host"], options["port"]), handler_for(fake))
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {options['host']}:{options['port']} ({error.strerror}): "
+                "another fake may be running; pick a free port with TWELVEDATA_FAKE_PORT "
+                "(make run passes it to the fake and the local settings)"
+            ) from error
         self.stdout.write(
             f"fake TwelveData on http://{options['host']}:{server.server_port} "
             f"({len(fake.series)} symbols; {synthetic_line(fake)}); Ctrl-C to stop"

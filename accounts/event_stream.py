@@ -18,6 +18,7 @@ One async view serves both process kinds:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -125,7 +126,45 @@ async def _follow_async(role: str, after: str | None, heartbeat: float) -> Async
             yield text
 
 
+class _WsgiSlots:
+    """Streams a ``web`` process serves at once (``EVENTS_WSGI_MAX_STREAMS``): each holds a
+    thread, so past the cap a stream is told to come back later instead of taking one."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.taken = 0
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.taken >= int(settings.EVENTS_WSGI_MAX_STREAMS):
+                return False
+            self.taken += 1
+            return True
+
+    def give_back(self) -> None:
+        with self.lock:
+            self.taken -= 1
+
+
+WSGI_SLOTS = _WsgiSlots()
+
+
 def _follow_sync(role: str, after: str | None, heartbeat: float, limit: float) -> Iterator[str]:
+    if not WSGI_SLOTS.take():
+        # The browser reconnects after this longer hint (Last-Event-ID kept); pages poll meanwhile.
+        yield f"retry: {int(settings.EVENTS_WSGI_BUSY_RETRY_MILLISECONDS)}\n\n" + sse_comment(
+            "busy"
+        )
+        return
+    try:
+        yield from _follow_sync_slot(role, after, heartbeat, limit)
+    finally:
+        WSGI_SLOTS.give_back()
+
+
+def _follow_sync_slot(
+    role: str, after: str | None, heartbeat: float, limit: float
+) -> Iterator[str]:
     connected = False
     try:
         for item in follow_blocking(

@@ -720,6 +720,10 @@ EVENTS_BUFFER_LENGTH = env.int("EVENTS_BUFFER_LENGTH", default=5000)
 EVENTS_HEARTBEAT_SECONDS = env.float("EVENTS_HEARTBEAT_SECONDS", default=15.0)
 EVENTS_RETRY_MILLISECONDS = env.int("EVENTS_RETRY_MILLISECONDS", default=3000)
 EVENTS_WSGI_MAX_SECONDS = env.float("EVENTS_WSGI_MAX_SECONDS", default=25.0)
+# At most this many streams per ``web`` process at once (each holds a thread of its 8); past it
+# a stream is answered at once with a longer retry hint (EVENTS_WSGI_BUSY_RETRY_MILLISECONDS).
+EVENTS_WSGI_MAX_STREAMS = env.int("EVENTS_WSGI_MAX_STREAMS", default=2)
+EVENTS_WSGI_BUSY_RETRY_MILLISECONDS = env.int("EVENTS_WSGI_BUSY_RETRY_MILLISECONDS", default=30000)
 STREAM_HOST = env.str("STREAM_HOST", default="127.0.0.1")
 STREAM_PORT = env.int("STREAM_PORT", default=8001)
 # Where browsers reach the stream process (e.g. "https://app.example.com:8001"); empty: the

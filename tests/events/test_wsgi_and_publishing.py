@@ -142,3 +142,18 @@ def test_a_wsgi_stream_with_redis_down_says_so_and_ends(client, settings, short_
     response = client.get(EVENTS)
     assert response.status_code == 200
     assert read_all(response) == "retry: 3000\n\n: events unavailable\n\n"
+
+
+def test_past_its_cap_a_web_process_sends_streams_away_at_once(client, settings, short_streams):
+    settings.EVENTS_WSGI_MAX_STREAMS = 1
+    client.force_login(ViewerFactory(is_staff=True))
+    first = iter(client.get(EVENTS).streaming_content)
+    assert next(first).startswith(b"retry: 3000")  # streaming: it holds the one slot
+
+    started = time.monotonic()
+    busy = read_all(client.get(EVENTS))
+    assert busy == "retry: 30000\n\n: busy\n\n"
+    assert time.monotonic() - started < 0.5
+
+    assert b"".join(first).endswith(b": heartbeat\n\n")  # ends after EVENTS_WSGI_MAX_SECONDS
+    assert read_all(client.get(EVENTS)).startswith("retry: 3000\n\n: connected")

@@ -358,3 +358,55 @@ def test_a_run_that_just_succeeded_is_still_followed_until_it_is_published(analy
 
     IndexRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - dt.timedelta(minutes=5))
     assert 'data-active="0"' in analyst.client.get(state_url).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_home_warns_in_a_fixed_number_of_queries(analyst, django_assert_max_num_queries):
+    for slug in ("alpha", "beta", "gamma"):
+        published_index_build(slug=slug, assets=2, publish=False)
+
+    with django_assert_max_num_queries(12):
+        home = analyst.client.get(reverse("admin:index"))
+
+    text = _text(home)
+    for name in ("Alpha Index", "Beta Index", "Gamma Index"):
+        assert f"{name} : No market cap for 2 of 2 assets" in text
+
+
+@pytest.mark.django_db
+def test_run_lists_and_pages_need_a_fixed_number_of_queries(analyst, django_assert_max_num_queries):
+    first = RefreshRunFactory(status=RefreshRun.Status.FAILED, task_id="t-1")
+    for _ in range(5):
+        RefreshRunFactory(status=RefreshRun.Status.RUNNING, first_attempt=first, symbols_total=4)
+    asset = Asset.objects.get(symbol="AAPL")
+    Price.objects.create(asset=asset, date=dt.date(2024, 1, 2), close=Decimal("10"))
+
+    with django_assert_max_num_queries(10):
+        listing = analyst.client.get(reverse("admin:market_refreshrun_changelist"))
+    with django_assert_max_num_queries(10):
+        page = analyst.client.get(reverse("admin:market_refreshrun_change", args=[first.pk]))
+    with django_assert_max_num_queries(12):
+        fragment = analyst.client.get(reverse("admin:market_refreshrun_state", args=[first.pk]))
+    with django_assert_max_num_queries(25):
+        asset_page = analyst.client.get(reverse("admin:market_asset_change", args=[asset.pk]))
+
+    assert [response.status_code for response in (listing, page, fragment, asset_page)] == [200] * 4
+    assert len(listing.context["cl"].result_list) == 6
+
+
+@SENT_AT_COMMIT
+def test_recompute_with_the_broker_down_says_so_and_records_nothing(analyst, broker, task_queue):
+    index = published_index_build(slug="alpha")
+    mark = audit_mark()
+    broker.stop()
+
+    response = analyst.client.post(
+        reverse("admin:portfolio_index_recompute", args=[index.pk]), follow=True
+    )
+
+    assert response.status_code == 200
+    [message] = messages_of(response)
+    assert "queued" not in message
+    assert "unavailable" in message.lower()
+    assert events_since(mark) == []
+    assert task_queue.tasks() == []

@@ -157,3 +157,33 @@ def test_past_its_cap_a_web_process_sends_streams_away_at_once(client, settings,
 
     assert b"".join(first).endswith(b": heartbeat\n\n")  # ends after EVENTS_WSGI_MAX_SECONDS
     assert read_all(client.get(EVENTS)).startswith("retry: 3000\n\n: connected")
+
+
+def test_admin_pages_keep_a_self_only_script_policy(client):
+    client.force_login(AnalystFactory(is_staff=True, is_superuser=True))
+    response = client.get("/admin/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "connect-src 'self';" in policy or policy.endswith("connect-src 'self'")
+    page = response.content.decode()
+    assert "<script>" not in page  # every script has a src (no inline body)
+
+
+def test_a_public_stream_url_joins_the_connect_src_of_the_policy():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['connect-src'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "STREAM_PUBLIC_URL": "https://app.example.com:8001/",
+    }
+    answer = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert answer.stdout.strip().splitlines()[-1] == "[\"'self'\", 'https://app.example.com:8001']"

@@ -136,4 +136,7 @@ class Command(OperationalCommand):
         self.stdout.write(boxed(lines))
         self.stdout.flush()
         if not options["once"]:
-            threading.Event().wait()  # until honcho's SIGTERM (or Ctrl-C) ends the process
+            try:
+                threading.Event().wait()  # until honcho's SIGTERM ends the process
+            except KeyboardInterrupt:
+                return  # Ctrl-C reached this process too: stop quietly, like the others

@@ -179,3 +179,34 @@ def test_recompute_now_shows_the_new_run_published_without_a_reload(
     assert f"Latest run #{new_run.pk}: published" in box
     assert f"Data through {new_run.data_through.isoformat()}" in box
     assert _not_reloaded(browser)
+
+
+def test_an_index_page_at_rest_follows_a_new_run_announced_by_the_event_stream(
+    browser, live_server
+):
+    index = published_index_build(slug="alpha", assets=2)
+    _sign_in(browser, live_server)
+    browser.get(f"{live_server.url}/admin/portfolio/index/{index.pk}/change/")
+    assert _box_state(browser, "#index-job .job-state") == "published"
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "#index-job .job-state").get_attribute("data-active")
+        == "0"
+    )  # at rest: nothing polls
+    _mark_page(browser)
+
+    # The nightly chain starts a run; the stream announces it as a DOM event on the page.
+    run = IndexRun.objects.create(index=index, trigger=IndexRun.Trigger.REFRESH)
+    browser.execute_script(
+        "document.dispatchEvent(new CustomEvent('autoindex:event', {detail: {type:"
+        " 'index_run.progress', id: '1-0', data: {run_id: arguments[0], index: 'alpha',"
+        " status: 'running'}}}));",
+        run.pk,
+    )
+
+    WebDriverWait(browser, UPDATE_SECONDS).until(
+        lambda driver: _box_state(driver, "#index-job .job-state") == "running"
+    )
+    box = browser.find_element(By.CSS_SELECTOR, "#index-job .job-state")
+    assert f"Latest run #{run.pk}: running" in box.text
+    assert box.get_attribute("data-active") == "1"
+    assert _not_reloaded(browser)

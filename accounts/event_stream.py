@@ -27,6 +27,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -94,8 +95,9 @@ def _headers(request: HttpRequest, response: StreamingHttpResponse) -> Streaming
     return response
 
 
+@csrf_exempt  # it changes nothing: any other method is a 405 problem, not a CSRF page
 async def events_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-    if request.method not in ("GET", "HEAD"):
+    if request.method != "GET":
         return _problem(request, 405, ErrorCode.METHOD_NOT_ALLOWED, "Only GET is allowed.")
     role = await sync_to_async(_reader_role)(request)
     if isinstance(role, JsonResponse):
@@ -121,9 +123,14 @@ def _message(item: Event | str | None, role: str) -> str:
 
 
 async def _follow_async(role: str, after: str | None, heartbeat: float) -> AsyncIterator[str]:
+    # Ended after EVENTS_STREAM_MAX_SECONDS so that the reader's credentials and role are
+    # checked again at its reconnect (a demoted user or an expired token stops hearing).
+    deadline = time.monotonic() + float(settings.EVENTS_STREAM_MAX_SECONDS)
     async for item in event_hub().follow(after, heartbeat=heartbeat):
         if text := _message(item, role):
             yield text
+        if time.monotonic() >= deadline:
+            return
 
 
 class _WsgiSlots:

@@ -724,6 +724,9 @@ EVENTS_WSGI_MAX_SECONDS = env.float("EVENTS_WSGI_MAX_SECONDS", default=25.0)
 # a stream is answered at once with a longer retry hint (EVENTS_WSGI_BUSY_RETRY_MILLISECONDS).
 EVENTS_WSGI_MAX_STREAMS = env.int("EVENTS_WSGI_MAX_STREAMS", default=2)
 EVENTS_WSGI_BUSY_RETRY_MILLISECONDS = env.int("EVENTS_WSGI_BUSY_RETRY_MILLISECONDS", default=30000)
+# On the stream process a stream ends after this long (at its next heartbeat or event) so the
+# reader's credentials and role are checked again when it reconnects.
+EVENTS_STREAM_MAX_SECONDS = env.float("EVENTS_STREAM_MAX_SECONDS", default=3600.0)
 STREAM_HOST = env.str("STREAM_HOST", default="127.0.0.1")
 STREAM_PORT = env.int("STREAM_PORT", default=8001)
 # Where browsers reach the stream process (e.g. "https://app.example.com:8001"); empty: the

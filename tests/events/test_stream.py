@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 
 import pytest
 from django.core.management import call_command
@@ -135,3 +137,23 @@ def test_a_lost_subscription_is_renewed_and_nothing_published_meanwhile_is_misse
     }
     assert renewed
     assert not renewed & hubs
+
+
+def test_a_stream_ends_after_its_lifetime_for_the_reader_to_sign_in_again(open_stream, settings):
+    settings.EVENTS_HEARTBEAT_SECONDS = 0.2
+    settings.EVENTS_STREAM_MAX_SECONDS = 0.5
+    client = open_stream(bearer(ViewerFactory()))
+    started = time.monotonic()
+    client.until(connected)
+    while client.next(timeout=5) is not None:
+        pass  # heartbeats, then the end of the stream
+    assert time.monotonic() - started < 3
+
+
+def test_only_get_is_allowed(stream_server):
+    host, port = stream_server
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("POST", "/api/v2/events/", headers={"Content-Length": "0"})
+    answer = connection.getresponse()
+    assert answer.status == 405
+    assert json.loads(answer.read())["type"].endswith("/method-not-allowed")

@@ -70,6 +70,8 @@ def test_recompute_now_queues_the_compute_audited_and_the_page_follows_the_job(a
         f'index__id__exact={index.pk}">Follow its run</a> (it appears once a worker starts it).'
     ]
     assert "Recompute : queued (waiting for a worker)" in _text(followed)
+    link = f"{runs}?request_id=req-recompute-01&index__id__exact={index.pk}"
+    assert analyst.client.get(link).status_code == 200  # a filter the admin accepts
 
     # A worker starts the job: the page's fragment now shows its run, then it is published.
     fragment = reverse("admin:portfolio_index_job_state", args=[index.pk])
@@ -84,6 +86,8 @@ def test_recompute_now_queues_the_compute_audited_and_the_page_follows_the_job(a
     assert f"Latest run #{run.pk}" in done
     assert 'data-state="published"' in done
     assert 'data-active="0"' in done
+    listed = analyst.client.get(link)
+    assert [row.pk for row in listed.context["cl"].result_list] == [run.pk]
 
 
 @SENT_AT_COMMIT

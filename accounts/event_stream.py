@@ -126,11 +126,17 @@ async def _follow_async(role: str, after: str | None, heartbeat: float) -> Async
     # Ended after EVENTS_STREAM_MAX_SECONDS so that the reader's credentials and role are
     # checked again at its reconnect (a demoted user or an expired token stops hearing).
     deadline = time.monotonic() + float(settings.EVENTS_STREAM_MAX_SECONDS)
-    async for item in event_hub().follow(after, heartbeat=heartbeat):
-        if text := _message(item, role):
-            yield text
-        if time.monotonic() >= deadline:
-            return
+    connected = False
+    try:
+        async for item in event_hub().follow(after, heartbeat=heartbeat):
+            connected = connected or item == CONNECTED
+            if text := _message(item, role):
+                yield text
+            if time.monotonic() >= deadline:
+                return
+    except (RedisError, OSError):
+        # Redis is down at connect: the browser comes back after the retry hint.
+        yield ("" if connected else sse_retry()) + sse_comment("events unavailable")
 
 
 class _WsgiSlots:

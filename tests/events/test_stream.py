@@ -157,3 +157,12 @@ def test_only_get_is_allowed(stream_server):
     answer = connection.getresponse()
     assert answer.status == 405
     assert json.loads(answer.read())["type"].endswith("/method-not-allowed")
+
+
+def test_with_redis_down_a_stream_says_so_and_ends(open_stream, settings):
+    settings.EVENTS_REDIS_URL = "redis://127.0.0.1:9/0"
+    client = open_stream(bearer(ViewerFactory()))
+    assert client.status == 200
+    assert client.next().retry == 3000
+    assert client.next().comments == ["events unavailable"]
+    assert client.next() is None  # ended

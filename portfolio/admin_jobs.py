@@ -65,7 +65,7 @@ def index_run_state_context(run: IndexRun, *, title: str = "") -> dict[str, Any]
             reverse("admin:portfolio_indexrun_change", args=[first]) if first else ""
         ),
         "job_extra": (
-            f"Data through {run.data_through.isoformat()}, last level {run.last_level:.4f}."
+            f"Data through {run.data_through.isoformat()}, last level {run.last_level:,.2f}."
             if run.data_through and run.last_level is not None
             else run.error[:300]
         ),

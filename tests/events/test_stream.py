@@ -122,21 +122,29 @@ def test_a_lost_subscription_is_renewed_and_nothing_published_meanwhile_is_misse
 ):
     client = open_stream(bearer(ViewerFactory()))
     client.until(connected)
-    hubs = {c["id"] for c in redis_connection.client_list() if c.get("name") == hub_client_name()}
+
+    def hub_ids() -> set[str]:
+        named = redis_connection.client_list()
+        return {c["id"] for c in named if c.get("name") == hub_client_name()}
+
+    def eventually(check, seconds: float = 10.0):
+        deadline = time.monotonic() + seconds
+        while not (result := check()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return result
+
+    hubs = hub_ids()
     assert hubs  # this run's subscription (the name carries the run's key prefix)
     for client_id in hubs:
         redis_connection.client_kill_filter(_id=client_id)
+    assert eventually(lambda: not hub_ids() & hubs)  # gone before anything is published
 
     publish_event("index_run.published", {"run_id": 1, "index": "x"})  # maybe nobody listens
     publish_event("index_run.published", {"run_id": 2, "index": "x"})
 
     got = client.events(client.until(lambda m: m.id is not None and '"run_id":2' in m.data))
     assert [json.loads(message.data)["run_id"] for message in got] == [1, 2]
-    renewed = {
-        c["id"] for c in redis_connection.client_list() if c.get("name") == hub_client_name()
-    }
-    assert renewed
-    assert not renewed & hubs
+    assert eventually(lambda: hub_ids() - hubs)  # subscribed again, on a new connection
 
 
 def test_a_stream_ends_after_its_lifetime_for_the_reader_to_sign_in_again(open_stream, settings):

@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -33,6 +32,7 @@ from core.admin import (
 from core.errors import ConflictError
 from core.queue import QueueUnavailableError
 
+from .admin_run_state import RunStateAdminMixin
 from .models import (
     Asset,
     DataSource,
@@ -60,7 +60,6 @@ from .services import (
 RECENT_PRICE_ROWS = 20
 # The Asset page's close chart: the latest closes up to this many (about ten years of days).
 ASSET_CHART_MAX_CLOSES = 2600
-JOB_STATE_TEMPLATE = "admin/market/_job_state.html"
 PRICE_TABLE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "source")
 
 
@@ -292,7 +291,7 @@ class MarketCapAdmin(AnalystSourceMixin, SimpleHistoryAdmin):
 
 
 @admin.register(RefreshRun)
-class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefreshRunAdmin(RunStateAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Refresh runs, read-only, each with its state in words (waiting for vendor credits, a
     retry's wait), progress, duration and, for a retry, its first attempt; the run page's state
     box updates itself (``state/`` fragment, polled while the run is active)."""
@@ -317,54 +316,12 @@ class RefreshRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["triggered_by"]
     change_form_template = "admin/market/refreshrun/change_form.html"
 
-    @admin.display(description="state", ordering="status")
-    def state(self, run: RefreshRun) -> str:
-        return run_state(run).label
+    def run_state_context(self, run: RefreshRun) -> dict[str, Any]:
+        return refresh_run_state_context(run)
 
     @admin.display(description="symbols done")
     def progress(self, run: RefreshRun) -> str:
         return f"{run.symbols_done} / {run.symbols_total}" if run.symbols_total else "-"
-
-    @admin.display(description="duration")
-    def duration(self, run: RefreshRun) -> str:
-        return run_state(run).duration
-
-    @admin.display(description="retry of", ordering="first_attempt")
-    def retry_of(self, run: RefreshRun) -> str:
-        if run.first_attempt_id is None:
-            return "-"
-        url = reverse("admin:market_refreshrun_change", args=[run.first_attempt_id])
-        return format_html('<a href="{}">#{}</a>', url, run.first_attempt_id)
-
-    def get_urls(self) -> list[URLPattern]:
-        state = path(
-            "<path:object_id>/state/",
-            self.admin_site.admin_view(self.state_view),
-            name="market_refreshrun_state",
-        )
-        return [state, *super().get_urls()]
-
-    def state_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The run's state box alone (HTML), re-read by the run page while the run is active."""
-        run = get_object_or_404(RefreshRun, pk=object_id)
-        if not self.has_view_permission(request, run):
-            raise PermissionDenied
-        return TemplateResponse(request, JOB_STATE_TEMPLATE, refresh_run_state_context(run))
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: RefreshRun | None = None,
-    ) -> HttpResponse:
-        if obj is not None and obj.pk is not None:
-            context.update(refresh_run_state_context(obj))
-        return super().render_change_form(
-            request, context, add=add, change=change, form_url=form_url, obj=obj
-        )
 
 
 def refresh_run_state_context(run: RefreshRun) -> dict[str, Any]:

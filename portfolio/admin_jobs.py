@@ -28,7 +28,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from core.queue import QueueUnavailableError
-from market.admin import JOB_STATE_TEMPLATE, run_list_link
+from market.admin import run_list_link
+from market.admin_run_state import JOB_STATE_TEMPLATE, RunStateAdminMixin
 from market.selectors.job_state import queued_state, run_state
 
 from .data_warnings import home_data_warnings, index_data_warnings
@@ -203,7 +204,7 @@ class IndexJobsMixin:
         )
 
 
-class RunJobsMixin:
+class RunJobsMixin(RunStateAdminMixin):
     """State, progress, duration and the retry link on the Run page."""
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
@@ -211,50 +212,8 @@ class RunJobsMixin:
         columns = ["state" if column == "status" else column for column in columns]
         return [*columns, "duration", "retry_of"]
 
-    @admin.display(description="state", ordering="status")
-    def state(self, run: IndexRun) -> str:
-        return run_state(run).label
-
-    @admin.display(description="duration")
-    def duration(self, run: IndexRun) -> str:
-        return run_state(run).duration
-
-    @admin.display(description="retry of", ordering="first_attempt")
-    def retry_of(self, run: IndexRun) -> str:
-        if run.first_attempt_id is None:
-            return "-"
-        url = reverse("admin:portfolio_indexrun_change", args=[run.first_attempt_id])
-        return format_html('<a href="{}">#{}</a>', url, run.first_attempt_id)
-
-    def get_urls(self) -> list[URLPattern]:
-        state = path(
-            "<path:object_id>/state/",
-            self.admin_site.admin_view(self.state_view),  # type: ignore[attr-defined]
-            name="portfolio_indexrun_state",
-        )
-        return [state, *super().get_urls()]  # type: ignore[misc]
-
-    def state_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The run's state box alone (HTML), re-read by the Run page while the run is active."""
-        run = get_object_or_404(IndexRun, pk=object_id)
-        if not self.has_view_permission(request, run):  # type: ignore[attr-defined]
-            raise PermissionDenied
-        return TemplateResponse(request, JOB_STATE_TEMPLATE, index_run_state_context(run))
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: IndexRun | None = None,
-    ) -> HttpResponse:
-        if obj is not None and obj.pk is not None:
-            context.update(index_run_state_context(obj))
-        return super().render_change_form(  # type: ignore[misc]
-            request, context, add=add, change=change, form_url=form_url, obj=obj
-        )
+    def run_state_context(self, run: IndexRun) -> dict[str, Any]:
+        return index_run_state_context(run)
 
 
 def admin_home_warnings() -> list[dict[str, Any]]:

@@ -73,7 +73,7 @@ def screenshot(browser: object) -> Callable[[str], Path]:
 
     def take(name: str) -> Path:
         path = OUTPUT_DIR / f"{name}.png"
-        browser.save_screenshot(str(path))  # type: ignore[attr-defined]
+        browser.save_screenshot(str(path))
         return path
 
     return take

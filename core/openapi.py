@@ -13,6 +13,7 @@ its app's schema module (``<app>/api/schema.py``), which decorates the view clas
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -140,3 +141,43 @@ class ProblemAutoSchema(AutoSchema):
                 problem_response(status_code), str(status_code), [PROBLEM_CONTENT_TYPE], direction
             )
         return dict(sorted(responses.items()))
+
+
+_BLANK_STRING = {"type": "string", "maxLength": 0}
+
+
+def blank_text_any_of(result: Any, generator: Any, request: Any, public: Any) -> Any:
+    """drf-spectacular postprocessing hook: a text field that allows blank and has a pattern is
+    stated as ``oneOf: [the text, a blank string]``. Where the text branch accepts the blank
+    string as well (no ``minLength``, a pattern matching ``""``, as ``TEXT_PATTERN`` does), a
+    blank value matches both branches and ``oneOf`` (exactly one) would refuse what the field
+    accepts; ``anyOf`` states it (a client validating with the schema, and schemathesis, then
+    agree with the API)."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            branches = node.get("oneOf")
+            if (
+                isinstance(branches, list)
+                and len(branches) == 2
+                and branches[1] == _BLANK_STRING
+                and _accepts_blank(branches[0])
+            ):
+                node["anyOf"] = node.pop("oneOf")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
+
+
+def _accepts_blank(schema: Any) -> bool:
+    if not isinstance(schema, dict) or schema.get("type") != "string":
+        return False
+    if schema.get("minLength") or "format" in schema:
+        return False
+    pattern = schema.get("pattern")
+    return pattern is None or re.search(pattern, "") is not None

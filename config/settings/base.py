@@ -431,7 +431,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.roles.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.roles.Role",
+        # `kind` of the level series (values, drawdown, benchmark): price or total return.
+        "LevelKindEnum": "portfolio.selectors.LEVEL_KINDS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.blank_text_any_of",
+    ],
 }
 
 # JWT

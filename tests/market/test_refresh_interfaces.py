@@ -103,10 +103,14 @@ def test_admin_action_queues_one_refresh_and_audits_it(client, task_queue):
         follow=True,
     )
 
-    assert [str(m) for m in response.context["messages"]] == [
-        "Price refresh queued for 2 asset(s): AAPL, MSFT. Its progress appears under Refresh runs."
-    ]
     [(task_name, kwargs)] = task_queue.tasks()
+    request_id = kwargs["request_id"]
+    # The message links to the run list filtered by the job's request id (its run's).
+    assert [str(m) for m in response.context["messages"]] == [
+        "Price refresh queued for 2 asset(s): AAPL, MSFT. "
+        f'<a href="/admin/market/refreshrun/?request_id={request_id}">Follow its run</a> '
+        "(it appears once a worker starts it)."
+    ]
     assert task_name == "portfolio.tasks.refresh_and_recompute"  # REFRESH_JOB_TASK
     assert {key: kwargs[key] for key in ("symbols", "trigger", "user_id")} == {
         "symbols": ["AAPL", "MSFT"],

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.core.cache import caches
 from django.db import connection
 
 
@@ -17,6 +18,9 @@ def benchmark_database(suffix: str = "") -> Iterator[None]:
     connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}{suffix}"
     print("creating benchmark database", file=sys.stderr, flush=True)
     creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    # Cached rows of the previous benchmark's database (user snapshots, published pointers and
+    # bodies, by id or slug) would be read as this one's: a user id names another user here.
+    caches["default"].clear()
     try:
         yield
     finally:

@@ -47,7 +47,7 @@ run: services  ## migrate, load demo data, then web + stream + worker + beat + f
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # Flower (Celery workers and tasks; Prometheus series at /metrics) for a running `make run`,
-# on loopback only (docs/operations-monitoring.md). Or run everything with Procfile.dev.
+# on loopback only (docs/operations-monitoring.md).
 FLOWER_PORT ?= 5555
 flower: install  ## Flower on http://127.0.0.1:$(FLOWER_PORT) against the local broker
 	$(BIN)/celery -A config flower --address=127.0.0.1 --port=$(FLOWER_PORT)

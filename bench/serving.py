@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 REPO = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -78,26 +78,26 @@ def get_status(url: str, *, timeout: float) -> int:
         return int(answer.status)
 
 
-class BenchServer:
-    """gunicorn serving the benchmark database with ``model``; a context manager.
+class ServerProcess:
+    """A server of ours started as a subprocess on a free loopback port; a context manager.
 
-    Entering returns once ``/health/live`` answers 200 (at most :data:`START_TIMEOUT_S`);
-    leaving stops it (SIGTERM, SIGKILL after 10 s). Its output goes to a temporary file,
-    quoted in the error when it does not start.
+    Entering starts :meth:`command` and returns once ``/health/live`` answers 200 (at most
+    :data:`START_TIMEOUT_S`); leaving stops it (SIGTERM, SIGKILL after ``stop_timeout_s``). Its
+    output goes to a temporary file, quoted in the error when it does not start. Subclasses
+    give the command, the environment on top of ``os.environ`` and a name.
     """
 
-    def __init__(self, model: ServingModel, *, database: str) -> None:
-        self.model = model
+    name = "server"
+    stop_timeout_s = 10.0
+
+    def __init__(self, environment: dict[str, str]) -> None:
         self.port = free_port()
-        self.env = {
-            **os.environ,
-            **SERVER_ENVIRONMENT,
-            **model.environment(),
-            "AUTOINDEX_BENCH_DATABASE": database,
-            "WEB_BIND": f"127.0.0.1:{self.port}",
-        }
+        self.env = {**os.environ, **SERVER_ENVIRONMENT, **environment}
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -110,10 +110,10 @@ class BenchServer:
         self._log.flush()
         return Path(self._log.name).read_text(errors="replace")[-4000:]
 
-    def __enter__(self) -> BenchServer:
-        self._log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log")
+    def __enter__(self) -> Self:
+        self._log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log")
         self.process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
-            [str(GUNICORN), "-c", "config/gunicorn.conf.py", "config.wsgi:application"],
+            self.command(),
             cwd=REPO,
             env=self.env,
             stdout=self._log,
@@ -122,13 +122,13 @@ class BenchServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited at start-up:\n{self.output()}")
+                raise RuntimeError(f"{self.name} exited at start-up:\n{self.output()}")
             with contextlib.suppress(OSError):
                 if get_status(self.base_url + "/health/live", timeout=2) == 200:
                     return self
             time.sleep(0.2)
         self.__exit__(None, None, None)
-        raise RuntimeError(f"gunicorn ({self.model.label}) did not answer /health/live")
+        raise RuntimeError(f"{self.name} did not answer /health/live:\n{self.output()}")
 
     def __exit__(
         self,
@@ -139,9 +139,27 @@ class BenchServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         if self._log is not None:
             self._log.close()
+
+
+class BenchServer(ServerProcess):
+    """gunicorn serving the benchmark database with ``model``; a context manager.
+
+    Entering returns once ``/health/live`` answers 200 (at most :data:`START_TIMEOUT_S`);
+    leaving stops it (SIGTERM, SIGKILL after 10 s). Its output goes to a temporary file,
+    quoted in the error when it does not start.
+    """
+
+    def __init__(self, model: ServingModel, *, database: str) -> None:
+        self.model = model
+        super().__init__({**model.environment(), "AUTOINDEX_BENCH_DATABASE": database})
+        self.env["WEB_BIND"] = f"127.0.0.1:{self.port}"
+        self.name = f"gunicorn ({model.label})"
+
+    def command(self) -> list[str]:
+        return [str(GUNICORN), "-c", "config/gunicorn.conf.py", "config.wsgi:application"]

@@ -20,28 +20,19 @@ Figures (medians over the rounds):
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from bench.api import PATHS, published_demo_index, viewer_tokens
 from bench.load import LoadResult, load, load_tool
 from bench.serving import (
     PROCFILE_MODEL,
-    REPO,
-    SERVER_ENVIRONMENT,
     BenchServer,
-    free_port,
-    get_status,
+    ServerProcess,
 )
 
 STREAMS = 200
@@ -49,7 +40,6 @@ CONNECTIONS = 32
 ROUNDS = 3
 SECONDS = 6.0
 WARMUP_SECONDS = 3.0
-START_TIMEOUT_S = 60.0
 EVENTS_PATH = "/api/v2/events/"
 
 
@@ -57,62 +47,18 @@ def _log(message: str) -> None:
     print(f"  stream: {message}", file=sys.stderr, flush=True)
 
 
-class StreamServer:
+class StreamServer(ServerProcess):
     """The Procfile's ``stream`` process on a free loopback port; a context manager."""
 
+    name = "stream process"
+    stop_timeout_s = 15.0
+
     def __init__(self, *, database: str) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            **SERVER_ENVIRONMENT,
-            "AUTOINDEX_BENCH_DATABASE": database,
-            "STREAM_HOST": "127.0.0.1",
-            "STREAM_PORT": str(self.port),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        super().__init__({"AUTOINDEX_BENCH_DATABASE": database, "STREAM_HOST": "127.0.0.1"})
+        self.env["STREAM_PORT"] = str(self.port)
 
-    def output(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.flush()
-        return Path(self._log.name).read_text(errors="replace")[-4000:]
-
-    def __enter__(self) -> StreamServer:
-        self._log = tempfile.NamedTemporaryFile(prefix="bench-stream-", suffix=".log")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "config.stream"],
-            cwd=REPO,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the stream process exited at start-up:\n{self.output()}")
-            with contextlib.suppress(OSError):
-                if get_status(f"http://127.0.0.1:{self.port}/health/live", timeout=2) == 200:
-                    return self
-            time.sleep(0.2)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"the stream process did not answer /health/live:\n{self.output()}")
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._log is not None:
-            self._log.close()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "config.stream"]
 
 
 def open_streams(port: int, tokens: list[str], count: int) -> list[socket.socket]:

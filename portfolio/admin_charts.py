@@ -26,7 +26,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
 from strategy.metrics import METRIC_RANGES
@@ -267,67 +266,53 @@ def diagnostics_tables(diagnostics: dict[str, Any]) -> dict[str, Any] | None:
 # ADMIN MIXINS
 
 
-def _merged(extra_context: dict[str, Any] | None, **more: Any) -> dict[str, Any]:
-    return {**(extra_context or {}), **more}
-
-
 class IndexChartsMixin:
     """Charts of the published run on the Index page."""
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Any = None,
     ) -> HttpResponse:
-        # ``get_object`` answers None for an id that does not parse or exists not (the admin
-        # then redirects with its message); nothing is computed for a page the user may not see.
-        index = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-        if (
-            index is not None
-            and request.method == "GET"
-            and self.has_view_or_change_permission(request, index)  # type: ignore[attr-defined]
-        ):
-            charts = run_charts_context(index_run_published(index=index), index)
-            extra_context = _merged(extra_context, charts=charts)
-        return super().change_view(  # type: ignore[misc]
-            request, object_id, form_url, extra_context
+        # The admin has found the object and checked the user's permission by now.
+        if obj is not None and obj.pk is not None:
+            context["charts"] = run_charts_context(index_run_published(index=obj), obj)
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
 
 class RunChartsMixin:
     """Charts, metrics table and diagnostics table on the Run page."""
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Any = None,
     ) -> HttpResponse:
-        run = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-        if (
-            run is not None
-            and request.method == "GET"
-            and self.has_view_or_change_permission(request, run)  # type: ignore[attr-defined]
-        ):
-            charts = run_charts_context(run, run.index)
+        if obj is not None and obj.pk is not None:
             tables = [
                 {"kind": kind, "title": title, "table": metrics_table(metrics or {})}
                 for kind, title, metrics in (
-                    ("price", "Price return", run.metrics),
-                    ("total", "Total return", run.metrics_total),
+                    ("price", "Price return", obj.metrics),
+                    ("total", "Total return", obj.metrics_total),
                 )
             ]
-            extra_context = _merged(
-                extra_context,
-                charts=charts,
+            context.update(
+                charts=run_charts_context(obj, obj.index),
                 metrics_tables=[table for table in tables if table["table"] is not None],
-                diagnostics=diagnostics_tables(run.diagnostics or {}),
+                diagnostics=diagnostics_tables(obj.diagnostics or {}),
             )
-        return super().change_view(  # type: ignore[misc]
-            request, object_id, form_url, extra_context
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:

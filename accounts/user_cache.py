@@ -82,7 +82,7 @@ def window_seconds() -> float:
     return float(settings.AUTH_USER_CACHE_SECONDS)
 
 
-def _key(user_id: Any) -> str:
+def snapshot_key(user_id: Any) -> str:
     return KEY_FORMAT.format(user_id=user_id)
 
 
@@ -102,7 +102,7 @@ def user_snapshot_read(*, user_id: Any) -> AuthSnapshot | None:
         read_at=time.time(),
     )
     if window_seconds() > 0:
-        caches[CACHE_ALIAS].set(_key(user_id), snapshot, timeout=window_seconds())
+        caches[CACHE_ALIAS].set(snapshot_key(user_id), snapshot, timeout=window_seconds())
     return snapshot
 
 
@@ -110,7 +110,7 @@ def user_snapshot_get(*, user_id: Any) -> AuthSnapshot | None:
     """The user's snapshot at most ``AUTH_USER_CACHE_SECONDS`` old (from Redis when there is
     one, else read now); ``None`` when the user does not exist."""
     if window_seconds() > 0:
-        cached = caches[CACHE_ALIAS].get(_key(user_id))
+        cached = caches[CACHE_ALIAS].get(snapshot_key(user_id))
         if isinstance(cached, AuthSnapshot) and cached.fresh(time.time()):
             return cached
     return user_snapshot_read(user_id=user_id)
@@ -120,6 +120,6 @@ def user_snapshot_forget(*, user_id: Any) -> None:
     """Drop the user's snapshot now and once more when the current transaction commits (a
     request that read the old row in between cannot keep it)."""
     cache = caches[CACHE_ALIAS]
-    key = _key(user_id)
+    key = snapshot_key(user_id)
     cache.delete(key)
     transaction.on_commit(lambda: cache.delete(key))

@@ -67,7 +67,9 @@ def client_ip(request: HttpRequest | Request) -> str:
 # The sliding-window counter (module docstring of CountingRateThrottle), atomic in Redis:
 # KEYS = this window's counter, the previous window's; ARGV = limit, the previous window's
 # weight, the counter's lifetime. Answers {allowed, this window's count, the previous one's}.
-_SLIDING_WINDOW_LUA = """
+# A body of statements ending in ``return``: other scripts run it as a Lua function
+# (accounts/admission.py).
+SLIDING_WINDOW_LUA = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 if previous * tonumber(ARGV[2]) + current >= tonumber(ARGV[1]) then
@@ -111,21 +113,28 @@ class CountingRateThrottle(SimpleRateThrottle):
         if redis_client is None:
             allowed: bool = super().allow_request(request, view)
             return allowed
-        duration = float(self.duration)
-        self.now = now = self.timer()
-        window = int(now // duration)
-        self._elapsed = now - window * duration
+        self.now = self.timer()
+        keys, args = self.sliding_window_call()
+        answer = _sliding_window(redis_client)(keys=keys, args=args, client=redis_client)
+        return self.counted(answer)
+
+    def sliding_window_call(self) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of :data:`SLIDING_WINDOW_LUA` for this request's counter
+        at ``self.now`` (``allow_request`` has set the key and the rate)."""
+        duration = float(self.duration or 0)
+        window = int(self.now // duration)
+        self._elapsed = self.now - window * duration
         weight = 1.0 - self._elapsed / duration
         keys = [
             self.cache.make_key(f"{self.key}:{window}"),
             self.cache.make_key(f"{self.key}:{window - 1}"),
         ]
-        answer = _sliding_window(redis_client)(
-            keys=keys,
-            args=[self.num_requests, repr(weight), int(2 * duration) + 1],
-            client=redis_client,
-        )
-        allowed_flag, self._current, self._previous = (int(value) for value in answer)
+        return keys, [self.num_requests, repr(weight), int(2 * duration) + 1]
+
+    def counted(self, answer: Sequence[Any]) -> bool:
+        """Whether the script's answer (``{allowed, current, previous}``) allows the request;
+        remembers the counts for :meth:`wait`."""
+        allowed_flag, self._current, self._previous = (int(value) for value in answer[:3])
         self._counted = True
         return bool(allowed_flag)
 
@@ -171,7 +180,7 @@ def _redis_client(cache: Any) -> Any:
 def _sliding_window(redis_client: Any) -> Any:
     global _sliding_window_script
     if _sliding_window_script is None:
-        _sliding_window_script = redis_client.register_script(_SLIDING_WINDOW_LUA)
+        _sliding_window_script = redis_client.register_script(SLIDING_WINDOW_LUA)
     return _sliding_window_script
 
 

@@ -159,6 +159,21 @@ def published_pointer_cached(*, slug: str) -> PublishedPointer:
     return pointer
 
 
+def pointer_version_get() -> str | None:
+    """The current pointer version (``None`` when there is none yet, or Redis is down)."""
+    version = caches[CACHE_ALIAS].get(POINTER_VERSION_KEY)
+    return version if isinstance(version, str) else None
+
+
+def published_pointer_read_at(*, slug: str, version: str) -> float | None:
+    """When the cached pointer of ``slug`` stored under ``version`` was read from the database
+    (``time.time()``), or ``None`` when no such entry is held."""
+    entry = caches[CACHE_ALIAS].get(POINTER_KEY.format(slug=slug))
+    if isinstance(entry, tuple) and len(entry) == 3 and entry[0] == version:
+        return float(entry[1])
+    return None
+
+
 def _pointer_version_new() -> None:
     caches[CACHE_ALIAS].set(POINTER_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 

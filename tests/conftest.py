@@ -12,13 +12,17 @@ from django.conf import settings
 from django.core.cache import caches
 from django_redis import get_redis_connection
 
+from portfolio.api.replay import store as replay_store
+
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Each test starts with an empty cache key space (the test prefix only)."""
+    """Each test starts with an empty cache key space (the test prefix only) and no replays
+    of published reads kept by this process (``portfolio.api.replay``)."""
     yield
     for alias in ("default", "strict"):
         caches[alias].delete_pattern("*")
+    replay_store.clear()
 
 
 @pytest.fixture

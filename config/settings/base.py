@@ -349,6 +349,11 @@ PUBLIC_INDEX_SUMMARY = env.bool("PUBLIC_INDEX_SUMMARY", default=False)
 # How long a cached published-run pointer may serve (portfolio/cache.py): publishing and index
 # edits through the services replace it at once; this bounds anything else (docs/api.md).
 PUBLISHED_POINTER_CACHE_SECONDS = env.float("PUBLISHED_POINTER_CACHE_SECONDS", default=30.0)
+# Per worker process: full-view responses of published reads kept for replay without DRF
+# (portfolio/api/replay.py), bounded by their bodies' bytes; 0 turns replays off.
+PUBLISHED_READ_REPLAY_MAX_BYTES = env.int(
+    "PUBLISHED_READ_REPLAY_MAX_BYTES", default=32 * 1024 * 1024
+)
 # /api/v1/ is reserved for the MVP's clients: 410 with these Deprecation/Sunset dates.
 API_V1_DEPRECATED_AT = env.str("API_V1_DEPRECATED_AT", default="2026-01-01T00:00:00+00:00")
 API_V1_SUNSET = env.str("API_V1_SUNSET", default="2026-12-31T00:00:00+00:00")

@@ -6,7 +6,8 @@ caller (``portfolio.api.replay``) that also needs one key of its own to hold an 
 (the guard: the published-run pointer version):
 
 - **the token** is validated exactly as ``CachedUserJWTAuthentication`` validates it
-  (simplejwt: signature, expiry, type), without Redis;
+  (simplejwt: signature, audience, issuer, type, expiry), without Redis; a token this process
+  has verified before has only its expiry checked again (the rest cannot change);
 - **the script** reads the guard key and the user's snapshot (``accounts.user_cache``) and,
   only when the guard holds its expected value and the snapshot is there, counts the request
   on the role throttle's counter (``accounts.throttling.RoleRateThrottle``, the sliding window
@@ -35,6 +36,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from core.throttling import CACHE_ERRORS, SLIDING_WINDOW_LUA
 
@@ -68,6 +70,9 @@ NOT_HELD, NOT_COUNTED = -1, -2
 # The role throttle scope last seen per user id in this process (bounded: cleared when full).
 _MAX_REMEMBERED_SCOPES = 10_000
 _scopes: dict[str, str] = {}
+# Access tokens whose signature this process verified (bounded: cleared when full).
+_MAX_REMEMBERED_TOKENS = 10_000
+_validated_tokens: dict[bytes, Any] = {}
 _script: Any = None
 _script_lock = threading.Lock()
 
@@ -100,7 +105,7 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
         raw_token = authentication.get_raw_token(header) if header is not None else None
         if raw_token is None:
             return None
-        token = authentication.get_validated_token(raw_token)
+        token = _validated(authentication, raw_token)
         user_id = str(token_user_id(token))
     except (TokenError, AuthenticationFailed):
         return None
@@ -136,6 +141,20 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
         # Counted on the role's own counter now, as DRF would (a second round trip).
         return user if RoleRateThrottle().allow_request(request, None) else None  # type: ignore[arg-type]
     return user if throttle.counted(answer) else None
+
+
+def _validated(authentication: JWTAuthentication, raw_token: bytes) -> Any:
+    """The token, validated: its signature and fixed claims (audience, issuer, type) checked
+    once per process, its expiry on every call (``TokenError`` when it has passed)."""
+    token = _validated_tokens.get(raw_token)
+    if token is None:
+        token = authentication.get_validated_token(raw_token)
+        if len(_validated_tokens) >= _MAX_REMEMBERED_TOKENS:
+            _validated_tokens.clear()
+        _validated_tokens[raw_token] = token
+    else:
+        token.check_exp(current_time=aware_utcnow())
+    return token
 
 
 def _counter_ready(throttle: RoleRateThrottle, *, scope: str, user_id: str) -> bool:

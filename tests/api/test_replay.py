@@ -234,3 +234,22 @@ def test_the_store_keeps_the_most_recently_used_replays_within_its_bytes():
     store.put(("d",), _replay(101), max_bytes=100)  # larger than the whole store: not kept
     assert store.get(("d",)) is None
     assert store.size_bytes == 80
+
+
+def test_a_token_that_expired_is_refused_even_with_its_replay_and_snapshot_held(
+    client, viewer, index, settings
+):
+    settings.PUBLISHED_POINTER_CACHE_SECONDS = 3600  # both still usable when the token expires
+    settings.AUTH_USER_CACHE_SECONDS = 3600
+    headers = bearer(viewer)  # a 15-minute access token
+    url = api_url("index-values", slug="replayed")
+    with _later(0):
+        assert client.get(url, **headers).status_code == 200
+        assert client.get(url, **headers).status_code == 200  # replayed: the token remembered
+    with _later(14 * 60):
+        assert client.get(url, **headers).status_code == 200
+
+    with _later(16 * 60):
+        body = assert_problem(client.get(url, **headers), 401)
+
+    assert body["type"].endswith("/token-not-valid")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from prometheus_client import Counter
 
@@ -55,8 +55,7 @@ REPLAYS = Counter(
 _REPLAYED = REPLAYS.labels(outcome="replayed")
 _FILLED = REPLAYS.labels(outcome="filled")
 
-# A request with one of these is answered by the full view (validators: a 304 costs no query
-# there; the others never reach a published read replayed).
+# A conditional request is answered by the full view (a 304 costs no query there).
 _UNREPLAYED_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 
 ReplayKey = tuple[str, ...]
@@ -130,16 +129,18 @@ def _replay_key(request: HttpRequest, view_name: str) -> ReplayKey | None:
         return None
     if any(header in meta for header in _UNREPLAYED_HEADERS):
         return None
+    try:
+        # The origin of the absolute pagination links, as the view builds them.
+        origin = f"{request.scheme}://{request.get_host()}"
+    except DisallowedHost:
+        return None  # the full view answers it (400)
     return (
         view_name,
         request.path,
         meta.get("QUERY_STRING", ""),
         meta.get("HTTP_ACCEPT", ""),
         meta.get("HTTP_ACCEPT_ENCODING", ""),
-        request.scheme or "",
-        meta.get("HTTP_HOST", ""),
-        meta.get("SERVER_NAME", ""),
-        str(meta.get("SERVER_PORT", "")),
+        origin,
     )
 
 
@@ -154,20 +155,20 @@ def _admitted(request: HttpRequest, view: Any, replay: Replay) -> bool:
     return all(permission.has_permission(request, view) for permission in view.get_permissions())
 
 
+# What accounts.admission checks: the only authentication and throttles a replayable view has.
+_ADMISSION_AUTHENTICATION = ["CachedUserJWTAuthentication"]
+_ADMISSION_THROTTLES = {"RoleRateThrottle", "FailOpenScopedRateThrottle"}
+
+
 def _check_replayable(view_class: Any) -> None:
-    """The view authenticates and throttles as ``accounts.admission`` does, or it is not
-    replayable (its checks could not be made in the admission's round trip)."""
+    """The view authenticates and throttles as ``accounts.admission`` does (a scoped throttle
+    only without a scope), or it is not replayable."""
     authentication = [cls.__name__ for cls in view_class.authentication_classes]
     throttles = {cls.__name__ for cls in view_class.throttle_classes}
-    scoped = getattr(view_class, "throttle_scope", None)
     if (
-        authentication != ["CachedUserJWTAuthentication"]
-        or not throttles
-        <= {
-            "RoleRateThrottle",
-            "FailOpenScopedRateThrottle",
-        }
-        or scoped
+        authentication != _ADMISSION_AUTHENTICATION
+        or not throttles <= _ADMISSION_THROTTLES
+        or getattr(view_class, "throttle_scope", None)
     ):
         raise ImproperlyConfigured(
             f"{view_class.__name__} authenticates or throttles in a way replays cannot check"

@@ -10,11 +10,13 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from accounts.services import role_changes_audit, user_update
-from portfolio.api.replay import Replay, ReplayStore
+from portfolio.api.replay import Replay, ReplayStore, replayable
+from portfolio.api.views import IndexSimulationView
 from portfolio.models import IndexRun
 from tests.factories import AnalystFactory, ViewerFactory
 from tests.portfolio.published import level_on, published_index_build, run_build
@@ -253,3 +255,8 @@ def test_a_token_that_expired_is_refused_even_with_its_replay_and_snapshot_held(
         body = assert_problem(client.get(url, **headers), 401)
 
     assert body["type"].endswith("/token-not-valid")
+
+
+def test_a_view_that_throttles_by_its_own_scope_cannot_be_replayed():
+    with pytest.raises(ImproperlyConfigured, match="IndexSimulationView"):
+        replayable(IndexSimulationView.as_view())

@@ -12,8 +12,10 @@ Method (docs/performance.md):
   environment so it never answers 429, but its Redis round trips are still paid);
 - :data:`ROUNDS` rounds, each on a freshly started server: every path warmed up
   (:data:`WARMUP_SECONDS`: the read cache filled, every thread's pooled connection opened),
-  then each path loaded for :data:`SECONDS` in turn, so the paths of a round see the same
-  machine;
+  then each path loaded for :data:`SECONDS` in turn, :data:`LOADS_PER_ROUND` times over
+  (hello, history, allocations, hello, …), each path's round figure being its better load:
+  the paths of a round see the same machine, and a load that a passing process on the shared
+  machine slowed counts for no path (the same rule for the baseline and the reads);
 - during each round's history load a probe GETs ``/health/live`` on a fresh connection every
   :data:`HEALTH_PROBE_INTERVAL_S` (timeout :data:`HEALTH_PROBE_TIMEOUT_S`, as an orchestrator's
   liveness probe), measuring whether liveness still answers under load;
@@ -57,7 +59,8 @@ SLUG = "autoindex"
 CONNECTIONS = 64
 VIEWERS = 64
 ROUNDS = 3
-SECONDS = 8.0
+SECONDS = 5.0
+LOADS_PER_ROUND = 2
 WARMUP_SECONDS = 3.0
 HEALTH_PROBE_INTERVAL_S = 0.1
 HEALTH_PROBE_TIMEOUT_S = 5.0
@@ -208,15 +211,20 @@ def measure(models: Sequence[ServingModel], *, database: str) -> list[ServingMea
                 _check_answers(server.base_url, tokens[0])
                 for name in PATHS:
                     _load(server, name, tokens, WARMUP_SECONDS)
-                for name in PATHS:
-                    if name == "history":
-                        with HealthProbe(server.base_url) as probe:
+                best: dict[str, LoadResult] = {}
+                for _ in range(LOADS_PER_ROUND):
+                    for name in PATHS:
+                        if name == "history":
+                            with HealthProbe(server.base_url) as probe:
+                                result = _load(server, name, tokens, SECONDS)
+                            measured.health_seconds += probe.seconds
+                            measured.health_failures += probe.failures
+                        else:
                             result = _load(server, name, tokens, SECONDS)
-                        measured.health_seconds += probe.seconds
-                        measured.health_failures += probe.failures
-                    else:
-                        result = _load(server, name, tokens, SECONDS)
-                    measured.rounds[name].append(result)
+                        if name not in best or result.requests_per_s > best[name].requests_per_s:
+                            best[name] = result
+                for name in PATHS:
+                    measured.rounds[name].append(best[name])
             _log(
                 f"round {number + 1}, {measured.model.label}: "
                 + ", ".join(
@@ -253,7 +261,7 @@ def run() -> Iterator[dict[str, Any]]:
     tool = load_tool()
     _log(
         f"{tool}, {CONNECTIONS} connections, {VIEWERS} viewer tokens, {ROUNDS} rounds of "
-        f"{SECONDS:.0f} s per path; gunicorn {PROCFILE_MODEL.label}"
+        f"{LOADS_PER_ROUND} loads of {SECONDS:.0f} s per path; gunicorn {PROCFILE_MODEL.label}"
     )
     (measured,) = measure([PROCFILE_MODEL], database=connection.settings_dict["NAME"])
     yield from figures(measured, tool=tool)

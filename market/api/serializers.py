@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.db.models.manager import BaseManager
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -122,6 +123,30 @@ class AssetUpdateInputSerializer(serializers.Serializer):
     is_active = StrictBooleanField(required=False)
 
 
+class PriceListOutputSerializer(serializers.ListSerializer):
+    """Many bars. Rows of ``market.selectors.PriceSeries`` or ``price_rows`` (dicts with the
+    prices as text) are turned into their dicts in one comprehension, without a method call
+    per bar; anything else goes through :meth:`PriceOutputSerializer.to_representation`. The
+    output is the same either way."""
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        child: Any = self.child  # the PriceOutputSerializer (many=True)
+        date = child.fields["date"].to_representation
+        return [
+            {
+                "date": date(row["date"]),
+                "open": row["open_text"],
+                "high": row["high_text"],
+                "low": row["low_text"],
+                "close": row["close_text"],
+                "volume": _integer(row["volume"]),
+            }
+            if type(row) is dict and "close_text" in row
+            else child.to_representation(row)
+            for row in (data.all() if isinstance(data, BaseManager) else data)
+        ]
+
+
 class PriceOutputSerializer(serializers.Serializer):
     """One daily bar. The prices are ``numeric(20, 8)`` Decimals, rendered with their 8 places
     as stored (``core.decimal_format``: DRF's strings, no quantize per value)."""
@@ -132,6 +157,9 @@ class PriceOutputSerializer(serializers.Serializer):
     low = FixedDecimalField(max_digits=20, decimal_places=8, allow_null=True)
     close = FixedDecimalField(max_digits=20, decimal_places=8)
     volume = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        list_serializer_class = PriceListOutputSerializer
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         """The dict DRF's ``Serializer.to_representation`` builds (same keys, order and

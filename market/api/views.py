@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import reverse
+from django_filters.constants import EMPTY_VALUES
+from django_filters.utils import translate_validation
 from rest_framework import generics, status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,13 +23,14 @@ from rest_framework.views import APIView
 from accounts.permissions import IsAnalyst, IsViewer, ViewerReadsAnalystWrites
 from core.errors import UnprocessableError
 from core.pagination import CataloguePagination, SeriesCursorPagination
-from market.models import Asset, RefreshRun
+from market.models import Asset, Price, RefreshRun
 from market.selectors import (
+    PriceSeries,
     asset_get,
+    asset_is_live,
     asset_list,
     currencies_available,
     price_list,
-    price_rows,
     refresh_run_list,
 )
 from market.selectors.assets import asset_latest_deleted
@@ -119,6 +124,11 @@ class AssetRestoreView(APIView):
 
 @asset_prices_schema
 class AssetPriceListView(generics.ListAPIView):
+    """One live asset's bars: one statement per page (``market.selectors.PriceSeries``: the
+    asset looked up by symbol inside it, prices as PostgreSQL's text), paginated by DRF's
+    cursor. The asset is looked up on its own only when the page is empty or the request is
+    refused, so an unknown symbol is still a 404 whatever else is wrong with the request."""
+
     permission_classes = [IsViewer]
     serializer_class = PriceOutputSerializer
     pagination_class = SeriesCursorPagination
@@ -127,9 +137,39 @@ class AssetPriceListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no asset
             return price_list(asset=Asset(pk=0))
-        # Rows with the prices as text, not model instances (the serializer and the cursor read
-        # them as mappings; market.selectors.price_rows).
-        return price_rows(asset=_live_asset(self.kwargs["symbol"]))
+        return PriceSeries(symbol=self.kwargs["symbol"])
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        """:class:`PriceFilter`'s validation and lookups, as ``DjangoFilterBackend`` applies
+        them (a refused value is the same 400), on the series."""
+        filterset = PriceFilter(
+            data=self.request.query_params, queryset=Price.objects.none(), request=self.request
+        )
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        for name, value in filterset.form.cleaned_data.items():
+            if value not in EMPTY_VALUES:
+                filter_ = filterset.filters[name]
+                queryset = queryset.filter(
+                    **{f"{filter_.field_name}__{filter_.lookup_expr}": value}
+                )
+        return queryset
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        symbol = self.kwargs["symbol"]
+        try:
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        except (APIException, DjangoValidationError):
+            _require_live(symbol)
+            raise
+        if not page:
+            _require_live(symbol)
+        return self.get_paginated_response(self.get_serializer(page or [], many=True).data)
+
+
+def _require_live(symbol: str) -> None:
+    if not asset_is_live(symbol=symbol):
+        raise Http404("No live asset with this symbol.")
 
 
 @currency_list_schema

@@ -8,7 +8,7 @@ here, so callers import from ``market.selectors``.
 
 from __future__ import annotations
 
-from .assets import asset_get, asset_latest_deleted, asset_list
+from .assets import asset_get, asset_is_live, asset_latest_deleted, asset_list
 from .fx import (
     USD,
     CurrencyRange,
@@ -19,7 +19,13 @@ from .fx import (
     usd_pairs_by_currency,
 )
 from .point_in_time import DatedMarketCaps, dividends_matrix, market_caps_dated, splits_matrix
-from .prices import closes_matrix, latest_price_date_by_class, price_list, price_rows
+from .prices import (
+    PriceSeries,
+    closes_matrix,
+    latest_price_date_by_class,
+    price_list,
+    price_rows,
+)
 from .runs import refresh_run_list
 
 __all__ = [
@@ -27,7 +33,9 @@ __all__ = [
     "CurrencyRange",
     "DatedMarketCaps",
     "FxPair",
+    "PriceSeries",
     "asset_get",
+    "asset_is_live",
     "asset_latest_deleted",
     "asset_list",
     "closes_matrix",

@@ -33,6 +33,11 @@ def asset_get(*, symbol: str) -> Asset:
     return with_current_market_cap(Asset.objects.all()).get(symbol=symbol)
 
 
+def asset_is_live(*, symbol: str) -> bool:
+    """Whether a live (not soft-deleted) asset has ``symbol`` (one indexed lookup)."""
+    return Asset.objects.filter(symbol=symbol).exists()
+
+
 def asset_latest_deleted(*, symbol: str) -> Asset | None:
     """The most recently soft-deleted asset with ``symbol`` (what a restore brings back), with
     its ``current_market_cap``."""

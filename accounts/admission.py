@@ -33,6 +33,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.http import HttpRequest
+from redis.exceptions import NoScriptError
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
@@ -70,6 +71,8 @@ NOT_HELD, NOT_COUNTED = -1, -2
 # The role throttle scope last seen per user id in this process (bounded: cleared when full).
 _MAX_REMEMBERED_SCOPES = 10_000
 _scopes: dict[str, str] = {}
+# The last snapshot decoded per user id, with the bytes it was decoded from (same bound).
+_snapshots: dict[str, tuple[bytes, Any]] = {}
 # Access tokens whose signature this process verified (bounded: cleared when full).
 _MAX_REMEMBERED_TOKENS = 10_000
 _validated_tokens: dict[bytes, Any] = {}
@@ -83,6 +86,16 @@ def _admission_script(redis_client: Any) -> Any:
         if _script is None:
             _script = redis_client.register_script(_ADMISSION_LUA)
     return _script
+
+
+def _run_admission_script(redis_client: Any, *, keys: list[str], args: list[Any]) -> Any:
+    """``EVALSHA`` sent as it is (redis-py's ``Script`` call adds layers of argument handling
+    on every request); the first call on a server without the script loads it."""
+    script = _admission_script(redis_client)
+    try:
+        return redis_client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return script(keys=keys, args=args, client=redis_client)
 
 
 def _remember_scope(user_id: str, scope: str) -> None:
@@ -117,17 +130,17 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
     keys, args = throttle.sliding_window_call() if counting else (["", ""], ["", "", ""])
     try:
         redis_client = cache.client.get_client(write=True)
-        answer = _admission_script(redis_client)(
+        answer = _run_admission_script(
+            redis_client,
             keys=[*keys, cache.make_key(guard_key), cache.make_key(snapshot_key(user_id))],
             args=[*args, cache.client.encode(guard_value, allow_int=False)],
-            client=redis_client,
         )
     except CACHE_ERRORS:
         return None
     flag = int(answer[0])
     if flag == NOT_HELD:
         return None
-    snapshot = cache.client.decode(answer[3])
+    snapshot = _decoded_snapshot(cache, user_id, answer[3])
     if not isinstance(snapshot, AuthSnapshot) or not snapshot.fresh(time.time()):
         return None
     try:
@@ -141,6 +154,19 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
         # Counted on the role's own counter now, as DRF would (a second round trip).
         return user if RoleRateThrottle().allow_request(request, None) else None  # type: ignore[arg-type]
     return user if throttle.counted(answer) else None
+
+
+def _decoded_snapshot(cache: Any, user_id: str, raw: bytes) -> Any:
+    """The snapshot stored as ``raw``: unpickled once per stored value (the same bytes are the
+    same snapshot, its ``read_at`` included)."""
+    remembered = _snapshots.get(user_id)
+    if remembered is not None and remembered[0] == raw:
+        return remembered[1]
+    snapshot = cache.client.decode(raw)
+    if len(_snapshots) >= _MAX_REMEMBERED_SCOPES:
+        _snapshots.clear()
+    _snapshots[user_id] = (raw, snapshot)
+    return snapshot
 
 
 def _validated(authentication: JWTAuthentication, raw_token: bytes) -> Any:

@@ -63,6 +63,8 @@ REPLICA_SAFE_READS = frozenset(
         "api:index-allocations",  # current and historical allocations (``?date=``)
         "api:index-benchmark",
         "api:index-metrics",
+        "api:index-allocation-history",
+        "api:index-drawdown",
         # catalogues
         "api:asset-list",
         "api:asset-detail",

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
@@ -144,7 +144,8 @@ class PriceSeries:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         sql, params = self.statement()
-        with connection.cursor() as cursor:
+        # The database the ORM would read prices from (the replica router's choice).
+        with connections[router.db_for_read(Price)].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return (dict(zip(SERIES_COLUMNS, row, strict=True)) for row in rows)

@@ -260,3 +260,17 @@ def test_a_token_that_expired_is_refused_even_with_its_replay_and_snapshot_held(
 def test_a_view_that_throttles_by_its_own_scope_cannot_be_replayed():
     with pytest.raises(ImproperlyConfigured, match="IndexSimulationView"):
         replayable(IndexSimulationView.as_view())
+
+
+def test_a_redis_that_lost_its_scripts_still_admits_replays(
+    client, viewer, index, redis_connection
+):
+    _get(client, viewer)  # the full view; the admission script is loaded by the next request
+    assert _get(client, viewer).status_code == 200
+    redis_connection.script_flush()  # a restarted Redis, say
+    replayed_before = _replays("replayed")
+
+    again = _get(client, viewer)
+
+    assert again.status_code == 200
+    assert _replays("replayed") == replayed_before + 1

@@ -25,6 +25,7 @@ from typing import IO, Self
 REPO = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT_S = 60.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # What the server process runs with besides the model: throttles lifted far above what 64
 # viewers can send (the throttle's Redis round trips are still paid on every read), no
 # exporter (production's default without a collector), no per-request log lines (the server
@@ -163,3 +164,19 @@ class BenchServer(ServerProcess):
 
     def command(self) -> list[str]:
         return [str(GUNICORN), "-c", "config/gunicorn.conf.py", "config.wsgi:application"]
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds used so far by each worker process (the arbiter's children), from
+        Linux's ``/proc``; empty where that cannot be read."""
+        if self.process is None:
+            return {}
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            used = {}
+            for child in children:
+                fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
+                used[int(child)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            return {}
+        return used

@@ -4,8 +4,6 @@ shows its metrics as a table. Ten years of trading days (2,400 levels) must draw
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -20,8 +18,12 @@ pytestmark = [
 ]
 
 DAYS = 2400
-# Generous for a loaded 2-core CI machine; a local draw takes a fraction of it.
+# How long the page may take to load and report its charts drawn: generous for a loaded
+# 2-core CI machine.
 DRAW_SECONDS = 10
+# How long building the four charts of ten years may take in the page itself (its own
+# measurement, ``data-autoindex-charts-ms``): the goal, well inside the wait above.
+DRAW_MILLISECONDS = 2000
 CHARTS = ("chart-level", "chart-drawdown", "chart-allocation", "chart-allocation-sector")
 
 
@@ -33,15 +35,16 @@ def _sign_in(browser, live_server, email: str) -> None:
     WebDriverWait(browser, 10).until(lambda driver: "/admin/login/" not in driver.current_url)
 
 
-def _open_and_wait_for_charts(browser, url: str) -> float:
-    started = time.monotonic()
+def _open_and_wait_for_charts(browser, url: str) -> int:
+    """Open ``url``, wait for its charts, and answer how many milliseconds the page says
+    building them took."""
     browser.get(url)
     WebDriverWait(browser, DRAW_SECONDS).until(
         lambda driver: driver.execute_script(
             "return document.documentElement.dataset.autoindexCharts === 'drawn'"
         )
     )
-    return time.monotonic() - started
+    return int(browser.execute_script("return document.documentElement.dataset.autoindexChartsMs"))
 
 
 def _last_point(browser, canvas_id: str) -> float:
@@ -60,11 +63,11 @@ def test_index_and_run_pages_draw_the_published_run(
     analyst = AnalystFactory(is_staff=True, email="analyst@example.com")
     _sign_in(browser, live_server, analyst.email)
 
-    seconds = _open_and_wait_for_charts(
+    milliseconds = _open_and_wait_for_charts(
         browser, f"{live_server.url}/admin/portfolio/index/{index.pk}/change/"
     )
 
-    assert seconds < DRAW_SECONDS
+    assert milliseconds < DRAW_MILLISECONDS
     drawn = browser.execute_script(
         "return arguments[0].map(function (id) {"
         "  var chart = Chart.getChart(document.getElementById(id));"

@@ -16,10 +16,10 @@ caller (``portfolio.api.replay``) that also needs one key of its own to hold an 
   active, password unchanged since the token), and gets its role from it.
 
 The throttle's counter is per role, and the role is in the snapshot the script reads, so the
-script counts on the scope this process last saw for the user. The first request of a user in
-a process (or the first after a role change) is counted after the script instead, on the
-role's own counter, in a second round trip; after a role change the one request counted on
-the old role's counter is the only difference from DRF's count.
+script counts on the role of the snapshot this process last decoded for the user. The first
+request of a user in a process (or the first after a role change) is counted after the script
+instead, on the role's own counter, in a second round trip; after a role change the one
+request counted on the old role's counter is the only difference from DRF's count.
 
 Any refusal, error or unmet guard answers ``None``: "let the full view answer" (it answers the
 401, 403 or 429 itself, and a Redis outage as it always does).
@@ -42,7 +42,7 @@ from rest_framework_simplejwt.utils import aware_utcnow
 from core.throttling import CACHE_ERRORS, SLIDING_WINDOW_LUA
 
 from .authentication import snapshot_user, token_user_id
-from .roles import Role, user_role
+from .roles import Role
 from .throttling import RoleRateThrottle
 from .user_cache import CACHE_ALIAS, AuthSnapshot, snapshot_key
 
@@ -68,13 +68,10 @@ return answer
 """
 NOT_HELD, NOT_COUNTED = -1, -2
 
-# The role throttle scope last seen per user id in this process (bounded: cleared when full).
-_MAX_REMEMBERED_SCOPES = 10_000
-_scopes: dict[str, str] = {}
-# The last snapshot decoded per user id, with the bytes it was decoded from (same bound).
+# Per process, bounded (each cleared when full): the last snapshot decoded per user id with
+# the bytes it was decoded from, and the access tokens whose signature was verified.
+_MAX_REMEMBERED = 10_000
 _snapshots: dict[str, tuple[bytes, Any]] = {}
-# Access tokens whose signature this process verified (bounded: cleared when full).
-_MAX_REMEMBERED_TOKENS = 10_000
 _validated_tokens: dict[bytes, Any] = {}
 _script: Any = None
 _script_lock = threading.Lock()
@@ -98,14 +95,16 @@ def _run_admission_script(redis_client: Any, *, keys: list[str], args: list[Any]
         return script(keys=keys, args=args, client=redis_client)
 
 
-def _remember_scope(user_id: str, scope: str) -> None:
-    if len(_scopes) >= _MAX_REMEMBERED_SCOPES:
-        _scopes.clear()
-    _scopes[user_id] = scope
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MAX_REMEMBERED:
+        memo.clear()
+    memo[key] = value
 
 
-def _scope_of(user: Any) -> str:
-    return (user_role(user) or Role.VIEWER).value
+def _scope_of(snapshot: AuthSnapshot) -> str:
+    """The role throttle's scope for the snapshot's user (``RoleRateThrottle``'s rule: a user
+    without a role is throttled as a viewer)."""
+    return (snapshot.role or Role.VIEWER).value
 
 
 def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | None:
@@ -125,7 +124,8 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
 
     cache: Any = caches[CACHE_ALIAS]  # django-redis: its client encodes and decodes
     throttle = RoleRateThrottle()
-    guessed = _scopes.get(user_id)
+    remembered = _snapshots.get(user_id)
+    guessed = _scope_of(remembered[1]) if remembered is not None else None
     counting = guessed is not None and _counter_ready(throttle, scope=guessed, user_id=user_id)
     keys, args = throttle.sliding_window_call() if counting else (["", ""], ["", "", ""])
     try:
@@ -140,7 +140,13 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
     flag = int(answer[0])
     if flag == NOT_HELD:
         return None
-    snapshot = _decoded_snapshot(cache, user_id, answer[3])
+    raw = answer[3]
+    if remembered is not None and remembered[0] == raw:
+        snapshot = remembered[1]  # the same bytes are the same snapshot, its read_at included
+    else:
+        snapshot = cache.client.decode(raw)
+        if isinstance(snapshot, AuthSnapshot):
+            _remember(_snapshots, user_id, (raw, snapshot))
     if not isinstance(snapshot, AuthSnapshot) or not snapshot.fresh(time.time()):
         return None
     try:
@@ -148,25 +154,10 @@ def admit(request: HttpRequest, *, guard_key: str, guard_value: Any) -> Any | No
     except AuthenticationFailed:
         return None
     request.user = user
-    scope = _scope_of(user)
-    _remember_scope(user_id, scope)
-    if flag == NOT_COUNTED or scope != guessed:
+    if flag == NOT_COUNTED or _scope_of(snapshot) != guessed:
         # Counted on the role's own counter now, as DRF would (a second round trip).
         return user if RoleRateThrottle().allow_request(request, None) else None  # type: ignore[arg-type]
     return user if throttle.counted(answer) else None
-
-
-def _decoded_snapshot(cache: Any, user_id: str, raw: bytes) -> Any:
-    """The snapshot stored as ``raw``: unpickled once per stored value (the same bytes are the
-    same snapshot, its ``read_at`` included)."""
-    remembered = _snapshots.get(user_id)
-    if remembered is not None and remembered[0] == raw:
-        return remembered[1]
-    snapshot = cache.client.decode(raw)
-    if len(_snapshots) >= _MAX_REMEMBERED_SCOPES:
-        _snapshots.clear()
-    _snapshots[user_id] = (raw, snapshot)
-    return snapshot
 
 
 def _validated(authentication: JWTAuthentication, raw_token: bytes) -> Any:
@@ -175,9 +166,7 @@ def _validated(authentication: JWTAuthentication, raw_token: bytes) -> Any:
     token = _validated_tokens.get(raw_token)
     if token is None:
         token = authentication.get_validated_token(raw_token)
-        if len(_validated_tokens) >= _MAX_REMEMBERED_TOKENS:
-            _validated_tokens.clear()
-        _validated_tokens[raw_token] = token
+        _remember(_validated_tokens, raw_token, token)
     else:
         token.check_exp(current_time=aware_utcnow())
     return token

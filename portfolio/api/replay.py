@@ -4,28 +4,29 @@ answered again while the published-run pointer it was made under is current.
 A published read's body depends only on what its published-run pointer names (the run, the
 index's last edit) and on the request's URL, ``Accept``, ``Accept-Encoding`` and host
 (``portfolio.cache``). So once the full view (:class:`rest_framework.views.APIView`) has
-answered a request 200, the same request may be answered with the same status, headers and
+answered a request 200, the same request may be answered with the same headers and
 bytes for as long as the pointer is the one the view read. :func:`replayable` wraps a published
 read view to do that, per worker process:
 
-- **who asks** is still checked on every request, exactly as the view checks it: the view's
-  own authentication classes (the token's signature and expiry, the user's cached snapshot:
-  active, password unchanged, role; ``accounts.user_cache``), its permission classes and its
-  throttles (each request counted). Anything other than an accepted, permitted and unthrottled
-  bearer token goes to the full view, which answers it (401, 403, 429) as before;
+- **who asks** is still checked on every request, as the view checks it: the token (signature,
+  expiry), the user's cached snapshot (active, password unchanged, role) and the role throttle,
+  counted, all in one Redis round trip (``accounts.admission``); then the view's permission
+  classes. Only views that authenticate and throttle exactly so can be wrapped. Anything other
+  than an accepted, permitted and unthrottled bearer token goes to the full view, which
+  answers it (401, 403, 429) as before;
 - **what is answered** is a replay only while the pointer version (``portfolio.cache``) is the
-  one read before the full view ran, and for at most ``PUBLISHED_POINTER_CACHE_SECONDS`` from
-  when the pointer itself was read from the database. A publish or an index edit through the
-  services therefore changes the answer on the next request, and a change made any other way
-  within the same bound as the pointer cache (docs/api.md, "Caching").
+  one read before the full view ran (checked in the same round trip), and for at most
+  ``PUBLISHED_POINTER_CACHE_SECONDS`` from when the pointer itself was read from the database.
+  A publish or an index edit through the services therefore changes the answer on the next
+  request, and a change made any other way within the same bound as the pointer cache
+  (docs/api.md, "Caching").
 
 Only ``GET`` requests without validators (``If-None-Match``/``If-Modified-Since``: the full view
-answers those 304 without a query) and with an ``Authorization`` header are replayed. A replay
-makes one Redis round trip for the user's snapshot, one for the pointer version and one for the
-throttle, and no database query. Replays are held in a per-process LRU bounded by
+answers those 304 without a query) and with an ``Authorization`` header are replayed; a replay
+makes no database query. Replays are held in a per-process LRU bounded by
 ``PUBLISHED_READ_REPLAY_MAX_BYTES`` (0 turns replays off). Counted in
 ``autoindex_published_read_replays_total{outcome}``: ``replayed``, or ``filled`` when the full
-view answered and its response was kept.
+view answered 200 and its response was kept.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from prometheus_client import Counter
 
 from accounts.admission import admit
+from accounts.authentication import CachedUserJWTAuthentication
+from accounts.throttling import RoleRateThrottle
+from core.throttling import FailOpenScopedRateThrottle
 from portfolio.cache import POINTER_VERSION_KEY, pointer_version_get, published_pointer_read_at
 
 REPLAYS = Counter(
@@ -63,11 +67,10 @@ ReplayKey = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Replay:
-    """One full-view response and what it may be replayed under."""
+    """One full-view 200 and what it may be replayed under."""
 
     pointer_version: str
     pointer_read_at: float  # time.time() when the view's pointer was read from the database
-    status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
 
@@ -78,7 +81,7 @@ class Replay:
         return 0 <= now - self.pointer_read_at < max_age
 
     def response(self) -> HttpResponse:
-        return HttpResponse(self.body, status=self.status, headers=dict(self.headers))
+        return HttpResponse(self.body, headers=dict(self.headers))
 
 
 class ReplayStore:
@@ -155,19 +158,13 @@ def _admitted(request: HttpRequest, view: Any, replay: Replay) -> bool:
     return all(permission.has_permission(request, view) for permission in view.get_permissions())
 
 
-# What accounts.admission checks: the only authentication and throttles a replayable view has.
-_ADMISSION_AUTHENTICATION = ["CachedUserJWTAuthentication"]
-_ADMISSION_THROTTLES = {"RoleRateThrottle", "FailOpenScopedRateThrottle"}
-
-
 def _check_replayable(view_class: Any) -> None:
-    """The view authenticates and throttles as ``accounts.admission`` does (a scoped throttle
-    only without a scope), or it is not replayable."""
-    authentication = [cls.__name__ for cls in view_class.authentication_classes]
-    throttles = {cls.__name__ for cls in view_class.throttle_classes}
+    """The view authenticates and throttles as ``accounts.admission`` does (the role throttle,
+    and the scoped one only without a scope), or it is not replayable."""
+    throttles = set(view_class.throttle_classes)
     if (
-        authentication != _ADMISSION_AUTHENTICATION
-        or not throttles <= _ADMISSION_THROTTLES
+        list(view_class.authentication_classes) != [CachedUserJWTAuthentication]
+        or not throttles <= {RoleRateThrottle, FailOpenScopedRateThrottle}
         or getattr(view_class, "throttle_scope", None)
     ):
         raise ImproperlyConfigured(
@@ -226,7 +223,6 @@ def _keep(
     replay = Replay(
         pointer_version=version,
         pointer_read_at=read_at,
-        status=response.status_code,
         headers=tuple(response.items()),
         body=response.content,
     )

@@ -217,9 +217,7 @@ def test_replays_can_be_turned_off(client, viewer, index, settings):
 
 
 def _replay(size: int) -> Replay:
-    return Replay(
-        pointer_version="v", pointer_read_at=0.0, status=200, headers=(), body=b"x" * size
-    )
+    return Replay(pointer_version="v", pointer_read_at=0.0, headers=(), body=b"x" * size)
 
 
 def test_the_store_keeps_the_most_recently_used_replays_within_its_bytes():

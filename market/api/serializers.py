@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -133,14 +133,7 @@ class PriceListOutputSerializer(serializers.ListSerializer):
         child: Any = self.child  # the PriceOutputSerializer (many=True)
         date = child.fields["date"].to_representation
         return [
-            {
-                "date": date(row["date"]),
-                "open": row["open_text"],
-                "high": row["high_text"],
-                "low": row["low_text"],
-                "close": row["close_text"],
-                "volume": _integer(row["volume"]),
-            }
+            _text_row_representation(row, date)
             if type(row) is dict and "close_text" in row
             else child.to_representation(row)
             for row in (data.all() if isinstance(data, BaseManager) else data)
@@ -168,14 +161,7 @@ class PriceOutputSerializer(serializers.Serializer):
         as PostgreSQL's 8-decimal text, used as they are). A year of bars is 1,560 values:
         that dispatch and the per-value ``Decimal`` work were most of the read."""
         if isinstance(instance, Mapping) and "close_text" in instance:
-            return {
-                "date": self.fields["date"].to_representation(instance["date"]),
-                "open": instance["open_text"],
-                "high": instance["high_text"],
-                "low": instance["low_text"],
-                "close": instance["close_text"],
-                "volume": _integer(instance["volume"]),
-            }
+            return _text_row_representation(instance, self.fields["date"].to_representation)
         fields = self.fields
         represented: dict[str, Any] = {"date": fields["date"].to_representation(instance.date)}
         for name in PRICE_DECIMAL_FIELDS:
@@ -186,6 +172,18 @@ class PriceOutputSerializer(serializers.Serializer):
 
 
 PRICE_DECIMAL_FIELDS = ("open", "high", "low", "close")
+
+
+def _text_row_representation(row: Mapping[str, Any], date: Callable[[Any], Any]) -> dict[str, Any]:
+    """A bar from a row with its prices as PostgreSQL's 8-decimal text, used as they are."""
+    return {
+        "date": date(row["date"]),
+        "open": row["open_text"],
+        "high": row["high_text"],
+        "low": row["low_text"],
+        "close": row["close_text"],
+        "volume": _integer(row["volume"]),
+    }
 
 
 def _integer(value: Any) -> int | None:

@@ -12,7 +12,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import reverse
-from django_filters.constants import EMPTY_VALUES
 from django_filters.utils import translate_validation
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException
@@ -147,12 +146,10 @@ class AssetPriceListView(generics.ListAPIView):
         )
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
+        # FilterSet.filter_queryset would refuse anything but a QuerySet; each filter's own
+        # ``filter`` (empty values skipped, its lookup) is all it does besides.
         for name, value in filterset.form.cleaned_data.items():
-            if value not in EMPTY_VALUES:
-                filter_ = filterset.filters[name]
-                queryset = queryset.filter(
-                    **{f"{filter_.field_name}__{filter_.lookup_expr}": value}
-                )
+            queryset = filterset.filters[name].filter(queryset, value)
         return queryset
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
